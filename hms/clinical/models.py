@@ -1,0 +1,215 @@
+"""The clinical record: encounters and what is recorded in them. Each model names its FHIR R4 resource.
+
+Codes are stored flat as (system URI, code, display); see `hms.core.codes` for the systems.
+"""
+
+from django.db import models
+
+from hms.core.models import (
+    CodingFields,
+    PatientRecordModel,
+    SoftDeleteModel,
+    SourceIdentifiedModel,
+    TimeStampedModel,
+    source_unique_constraint,
+)
+
+
+class EncounterClass(models.TextChoices):
+    """FHIR R4 Encounter.class, from v3 ActCode (http://terminology.hl7.org/CodeSystem/v3-ActCode)."""
+
+    AMBULATORY = "AMB", "Ambulatory (outpatient)"
+    EMERGENCY = "EMER", "Emergency"
+    INPATIENT = "IMP", "Inpatient"
+    VIRTUAL = "VR", "Virtual"
+
+
+class EncounterStatus(models.TextChoices):
+    """FHIR R4 encounter-status."""
+
+    PLANNED = "planned", "Planned"
+    ARRIVED = "arrived", "Arrived"
+    TRIAGED = "triaged", "Triaged"
+    IN_PROGRESS = "in-progress", "In progress"
+    ONLEAVE = "onleave", "On leave"
+    FINISHED = "finished", "Finished"
+    CANCELLED = "cancelled", "Cancelled"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Encounter(TimeStampedModel, SoftDeleteModel, SourceIdentifiedModel, CodingFields):
+    """A contact between a patient and the hospital. Maps to FHIR R4 `Encounter`.
+
+    - `encounter_class`: `EncounterClass` code; `code*` fields hold Encounter.type (SNOMED CT).
+    - `period_start`/`period_end`: aware datetimes (UTC); end ≥ start or empty while in progress.
+    - `practitioner`: the primary performer; `participants`: the rest of the care team.
+    - `reason_*`: Encounter.reasonCode (SNOMED CT or ICD-10-CM).
+    """
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="encounters")
+    status = models.CharField(max_length=20, choices=EncounterStatus.choices, default=EncounterStatus.FINISHED)
+    encounter_class = models.CharField(max_length=8, choices=EncounterClass.choices)
+    period_start = models.DateTimeField(db_index=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    practitioner = models.ForeignKey(
+        "staff.Practitioner", null=True, blank=True, on_delete=models.PROTECT, related_name="encounters"
+    )
+    participants = models.ManyToManyField("staff.Practitioner", blank=True, related_name="participated_encounters")
+    organization = models.ForeignKey("staff.Organization", null=True, blank=True, on_delete=models.PROTECT)
+    reason_system = models.CharField(max_length=200, blank=True)
+    reason_code = models.CharField(max_length=64, blank=True)
+    reason_display = models.CharField(max_length=500, blank=True)
+    discharge_disposition = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        constraints = [source_unique_constraint("encounter")]
+        indexes = [models.Index(fields=["patient", "-period_start"], name="encounter_patient_start")]
+
+    def __str__(self) -> str:
+        return f"{self.get_encounter_class_display()} {self.period_start:%Y-%m-%d} {self.code_display}"
+
+
+class Condition(PatientRecordModel, CodingFields):
+    """A problem or diagnosis. Maps to FHIR R4 `Condition`.
+
+    `clinical_status`: active | recurrence | relapse | inactive | remission | resolved;
+    `onset_at`/`abatement_at`: aware datetimes; the problem list is the active conditions.
+    """
+
+    clinical_status = models.CharField(max_length=16, default="active", db_index=True)
+    verification_status = models.CharField(max_length=24, default="confirmed")
+    category = models.CharField(max_length=32, default="encounter-diagnosis")
+    onset_at = models.DateTimeField(null=True, blank=True)
+    abatement_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-onset_at", "-id"]
+        constraints = [source_unique_constraint("condition")]
+
+    def __str__(self) -> str:
+        return self.code_display or self.code
+
+
+class AllergyIntolerance(PatientRecordModel, CodingFields):
+    """An allergy or intolerance. Maps to FHIR R4 `AllergyIntolerance`.
+
+    `category`: food | medication | environment | biologic; `criticality`: low | high | unable-to-assess;
+    `reactions`: list of {"manifestation": str, "severity": "mild|moderate|severe"}.
+    """
+
+    clinical_status = models.CharField(max_length=16, default="active")
+    verification_status = models.CharField(max_length=24, default="confirmed")
+    allergy_type = models.CharField(max_length=16, blank=True, help_text="allergy | intolerance")
+    category = models.CharField(max_length=16, blank=True)
+    criticality = models.CharField(max_length=20, blank=True)
+    onset_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField(null=True, blank=True)
+    reactions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["code_display"]
+        constraints = [source_unique_constraint("allergyintolerance")]
+
+    def __str__(self) -> str:
+        return self.code_display or self.code
+
+
+class Observation(PatientRecordModel, CodingFields):
+    """A measurement or finding: vitals, lab results, surveys. Maps to FHIR R4 `Observation`.
+
+    - `code*`: LOINC; `category`: observation-category code (vital-signs, laboratory, ...; the Synthea
+      quirk `vital-sign` is normalised to `vital-signs` on import).
+    - `value_quantity`: Decimal in `value_unit` (UCUM, e.g. `kg`, `mm[Hg]`, `kg/m2`).
+    - `value_code*`: a coded value (valueCodeableConcept); `value_string`: free text.
+    - `components`: list of {"code", "system", "display", "value", "unit"}, e.g. systolic and diastolic
+      blood pressure (LOINC 8480-6 and 8462-4) under panel 85354-9.
+    """
+
+    status = models.CharField(max_length=20, default="final")
+    category = models.CharField(max_length=32, blank=True, db_index=True)
+    effective_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    value_quantity = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    value_unit = models.CharField(max_length=40, blank=True)
+    value_code_system = models.CharField(max_length=200, blank=True)
+    value_code = models.CharField(max_length=64, blank=True)
+    value_code_display = models.CharField(max_length=500, blank=True)
+    value_string = models.TextField(blank=True)
+    components = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-effective_at", "-id"]
+        constraints = [source_unique_constraint("observation")]
+        indexes = [models.Index(fields=["patient", "code", "-effective_at"], name="observation_patient_code")]
+
+    def __str__(self) -> str:
+        return f"{self.code_display} {self.display_value}"
+
+    @property
+    def display_value(self) -> str:
+        if self.value_quantity is not None:
+            return f"{self.value_quantity.normalize():f} {self.value_unit}".strip()
+        if self.components:
+            parts = [f"{c.get('value')}" for c in self.components if c.get("value") is not None]
+            unit = next((c.get("unit") for c in self.components if c.get("unit")), "")
+            return f"{'/'.join(parts)} {unit}".strip()
+        return self.value_code_display or self.value_string
+
+
+class Immunization(PatientRecordModel, CodingFields):
+    """A vaccine given. Maps to FHIR R4 `Immunization`; `code*` is the vaccine in CVX."""
+
+    status = models.CharField(max_length=20, default="completed")
+    occurrence_at = models.DateTimeField(null=True, blank=True)
+    primary_source = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-occurrence_at", "-id"]
+        constraints = [source_unique_constraint("immunization")]
+
+    def __str__(self) -> str:
+        return self.code_display
+
+
+class Procedure(PatientRecordModel, CodingFields):
+    """A procedure performed. Maps to FHIR R4 `Procedure`; `code*` in SNOMED CT."""
+
+    status = models.CharField(max_length=20, default="completed")
+    performed_start = models.DateTimeField(null=True, blank=True)
+    performed_end = models.DateTimeField(null=True, blank=True)
+    reason_system = models.CharField(max_length=200, blank=True)
+    reason_code = models.CharField(max_length=64, blank=True)
+    reason_display = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-performed_start", "-id"]
+        constraints = [source_unique_constraint("procedure")]
+
+    def __str__(self) -> str:
+        return self.code_display
+
+
+class CarePlan(PatientRecordModel, CodingFields):
+    """A plan of care. Maps to FHIR R4 `CarePlan`; `code*` holds the main category (SNOMED CT).
+
+    `activities`: list of {"code", "system", "display", "status"}; `addresses`: list of condition
+    displays the plan treats.
+    """
+
+    status = models.CharField(max_length=20, default="active")
+    intent = models.CharField(max_length=20, default="plan")
+    title = models.CharField(max_length=200, blank=True)
+    period_start = models.DateTimeField(null=True, blank=True)
+    period_end = models.DateTimeField(null=True, blank=True)
+    activities = models.JSONField(default=list, blank=True)
+    addresses = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "-id"]
+        constraints = [source_unique_constraint("careplan")]
+
+    def __str__(self) -> str:
+        return self.title or self.code_display

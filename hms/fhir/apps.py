@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FhirConfig(AppConfig):
+    name = "hms.fhir"
+    label = "fhir"

@@ -1,0 +1,98 @@
+"""The patient registry."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Upper
+
+from hms.core.models import SoftDeleteModel, SourceIdentifiedModel, TimeStampedModel, source_unique_constraint
+
+from .mrn import FIRST_SERIAL
+
+
+class AdministrativeGender(models.TextChoices):
+    """FHIR R4 administrative-gender (http://hl7.org/fhir/administrative-gender)."""
+
+    MALE = "male", "Male"
+    FEMALE = "female", "Female"
+    OTHER = "other", "Other"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class BloodGroup(models.TextChoices):
+    A_POS = "A+", "A+"
+    A_NEG = "A-", "A-"
+    B_POS = "B+", "B+"
+    B_NEG = "B-", "B-"
+    AB_POS = "AB+", "AB+"
+    AB_NEG = "AB-", "AB-"
+    O_POS = "O+", "O+"
+    O_NEG = "O-", "O-"
+    UNKNOWN = "", "Unknown"
+
+
+class MRNCounter(models.Model):
+    """The single row (pk=1) holding the next MRN serial; taken with SELECT ... FOR UPDATE."""
+
+    next_serial = models.BigIntegerField(default=FIRST_SERIAL)
+
+
+class Patient(TimeStampedModel, SoftDeleteModel, SourceIdentifiedModel):
+    """A person receiving care. Maps to FHIR R4 `Patient` (https://hl7.org/fhir/R4/patient.html).
+
+    - `mrn`: str, 9 digits with a Luhn check digit (`hms.patients.mrn`), unique, never reused.
+    - `gender`: FHIR administrative-gender code.
+    - `user`: the patient's own login, if they have one (a patient sees only this record).
+    Soft delete only (`patient_delete`), with who, when and why.
+    """
+
+    mrn = models.CharField("medical record number", max_length=16, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="patient"
+    )
+    family_name = models.CharField(max_length=100)
+    given_names = models.CharField(max_length=150)
+    prefix = models.CharField(max_length=20, blank=True)
+    date_of_birth = models.DateField()
+    gender = models.CharField(max_length=8, choices=AdministrativeGender.choices)
+    deceased_at = models.DateTimeField(null=True, blank=True)
+    phone = models.CharField(max_length=32, blank=True, db_index=True)
+    email = models.EmailField(blank=True)
+    address_line = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    blood_group = models.CharField(max_length=3, choices=BloodGroup.choices, blank=True)
+    emergency_contact_name = models.CharField(max_length=200, blank=True)
+    emergency_contact_phone = models.CharField(max_length=32, blank=True)
+    emergency_contact_relationship = models.CharField(max_length=50, blank=True)
+    national_id = models.CharField("national identifier", max_length=64, blank=True, db_index=True)
+    preferred_language = models.CharField(max_length=35, blank=True, help_text="BCP-47 tag, e.g. en, es")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["family_name", "given_names", "id"]
+        constraints = [source_unique_constraint("patient")]
+        indexes = [
+            models.Index(Upper("family_name"), Upper("given_names"), name="patient_name_upper"),
+            models.Index(Upper("given_names"), name="patient_given_upper"),
+            models.Index(fields=["date_of_birth"], name="patient_dob"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.mrn})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_names} {self.family_name}".strip()
+
+    def age_on(self, day) -> int:
+        dob = self.date_of_birth
+        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+    @property
+    def age(self) -> int:
+        from django.utils import timezone
+
+        end = self.deceased_at.date() if self.deceased_at else timezone.localdate()
+        return self.age_on(end)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PharmacyConfig(AppConfig):
+    name = "hms.pharmacy"
+    label = "pharmacy"
