@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/auth/", include("hms.accounts.api_urls")),
     path("api/", include("hms.patients.api_urls")),
     path("api/", include("hms.staff.api_urls")),
+    path("api/", include("hms.clinical.api_urls")),
     path("api/", include("hms.audit.api_urls")),
     path("", include("hms.portal.urls")),
 ]

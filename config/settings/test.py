@@ -9,3 +9,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = None  # tests never collectstatic; WhiteNoise serves from the finders instead
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

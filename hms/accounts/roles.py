@@ -44,14 +44,17 @@ def _perms(models_: list[str], actions: str) -> list[str]:
 
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.ADMIN: _perms(["accounts.user", "staff.practitioner", "staff.organization", "staff.specialty"],
-                       "view add change")
+    Role.ADMIN: _perms(
+        ["accounts.user", "staff.practitioner", "staff.organization", "staff.specialty"], "view add change"
+    )
     + _perms(["patients.patient"], "view change delete")
     + _perms(["audit.auditevent"], "view"),
     Role.DOCTOR: _perms(["patients.patient"], "view") + _perms(_CLINICAL_MODELS, "view add change"),
-    Role.NURSE: _perms(["patients.patient"], "view") + _perms(_CLINICAL_MODELS, "view")
+    Role.NURSE: _perms(["patients.patient"], "view")
+    + _perms(_CLINICAL_MODELS, "view")
     + _perms(["clinical.observation"], "add change"),
-    Role.RECEPTIONIST: _perms(["patients.patient"], "view add change") + _perms(["staff.practitioner"], "view"),
+    Role.RECEPTIONIST: _perms(["patients.patient"], "view add change")
+    + _perms(["staff.practitioner"], "view"),
     Role.PHARMACIST: _perms(["patients.patient"], "view"),
     Role.LAB_TECHNICIAN: _perms(["patients.patient"], "view"),
     Role.BILLING: _perms(["patients.patient"], "view"),

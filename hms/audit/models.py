@@ -65,10 +65,14 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
-        indexes = [models.Index(fields=["patient", "recorded_at"]), models.Index(fields=["actor", "recorded_at"])]
+        indexes = [
+            models.Index(fields=["patient", "recorded_at"]),
+            models.Index(fields=["actor", "recorded_at"]),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.recorded_at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action} {self.object_type}"
+        who = self.actor_username or "-"
+        return f"{self.recorded_at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.object_type}"
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("force_insert"):

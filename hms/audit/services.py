@@ -37,9 +37,9 @@ def audit_record(
     """
     if action not in AuditAction.values:
         raise ValueError(f"unknown audit action {action!r}")
-    if actor is None and request is not None and getattr(request, "user", None) is not None:
-        if request.user.is_authenticated:
-            actor = request.user
+    request_user = getattr(request, "user", None) if request is not None else None
+    if actor is None and request_user is not None and request_user.is_authenticated:
+        actor = request_user
     if obj is not None:
         object_type = object_type or f"{obj._meta.app_label}.{obj.__class__.__name__}"
         object_id = object_id or obj.pk

@@ -48,14 +48,18 @@ class Encounter(TimeStampedModel, SoftDeleteModel, SourceIdentifiedModel, Coding
     """
 
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="encounters")
-    status = models.CharField(max_length=20, choices=EncounterStatus.choices, default=EncounterStatus.FINISHED)
+    status = models.CharField(
+        max_length=20, choices=EncounterStatus.choices, default=EncounterStatus.FINISHED
+    )
     encounter_class = models.CharField(max_length=8, choices=EncounterClass.choices)
     period_start = models.DateTimeField(db_index=True)
     period_end = models.DateTimeField(null=True, blank=True)
     practitioner = models.ForeignKey(
         "staff.Practitioner", null=True, blank=True, on_delete=models.PROTECT, related_name="encounters"
     )
-    participants = models.ManyToManyField("staff.Practitioner", blank=True, related_name="participated_encounters")
+    participants = models.ManyToManyField(
+        "staff.Practitioner", blank=True, related_name="participated_encounters"
+    )
     organization = models.ForeignKey("staff.Organization", null=True, blank=True, on_delete=models.PROTECT)
     reason_system = models.CharField(max_length=200, blank=True)
     reason_code = models.CharField(max_length=64, blank=True)

@@ -35,6 +35,9 @@ class MRNCounter(models.Model):
 
     next_serial = models.BigIntegerField(default=FIRST_SERIAL)
 
+    def __str__(self) -> str:
+        return f"next MRN serial {self.next_serial}"
+
 
 class Patient(TimeStampedModel, SoftDeleteModel, SourceIdentifiedModel):
     """A person receiving care. Maps to FHIR R4 `Patient` (https://hl7.org/fhir/R4/patient.html).
@@ -77,6 +80,8 @@ class Patient(TimeStampedModel, SoftDeleteModel, SourceIdentifiedModel):
             models.Index(Upper("family_name"), Upper("given_names"), name="patient_name_upper"),
             models.Index(Upper("given_names"), name="patient_given_upper"),
             models.Index(fields=["date_of_birth"], name="patient_dob"),
+            # Serves the default ordering of lists (LIMIT n without sorting the whole table).
+            models.Index(fields=["family_name", "given_names", "id"], name="patient_sort"),
         ]
 
     def __str__(self) -> str:

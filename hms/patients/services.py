@@ -14,15 +14,49 @@ from .mrn import mrn_allocate
 
 # Fields a caller may set on create/update (MRN, soft-delete fields and links are managed here).
 PATIENT_FIELDS = (
-    "family_name", "given_names", "prefix", "date_of_birth", "gender", "deceased_at", "phone", "email",
-    "address_line", "city", "state", "postal_code", "country", "blood_group", "emergency_contact_name",
-    "emergency_contact_phone", "emergency_contact_relationship", "national_id", "preferred_language", "active",
+    "family_name",
+    "given_names",
+    "prefix",
+    "date_of_birth",
+    "gender",
+    "deceased_at",
+    "phone",
+    "email",
+    "address_line",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "blood_group",
+    "emergency_contact_name",
+    "emergency_contact_phone",
+    "emergency_contact_relationship",
+    "national_id",
+    "preferred_language",
+    "active",
 )
 NAME_SIMILARITY = 0.8
 
 
 def _normalise_phone(phone: str) -> str:
     return "".join(ch for ch in phone or "" if ch.isdigit())[-10:]
+
+
+def _phone_variants(digits: str) -> set[str]:
+    """Common spellings of a phone number (its last 10 digits), so the duplicate check can use the
+    plain index on `phone` with an exact `IN (...)` instead of scanning for a suffix."""
+    if len(digits) != 10:
+        return {digits}
+    area, exchange, line = digits[:3], digits[3:6], digits[6:]
+    local = [
+        f"{area}-{exchange}-{line}",
+        f"({area}) {exchange}-{line}",
+        f"{area}.{exchange}.{line}",
+        f"{area} {exchange} {line}",
+        f"({area}){exchange}-{line}",
+        digits,
+    ]
+    return {*local, *(f"+1 {v}" for v in local), *(f"1-{v}" for v in local), f"+1{digits}", f"1{digits}"}
 
 
 def _similar(a: str, b: str) -> bool:
@@ -50,7 +84,8 @@ def patient_duplicates(*, data: dict, exclude_pk: int | None = None) -> list[Pat
                 found[p.pk] = p
     phone = _normalise_phone(data.get("phone", ""))
     if len(phone) >= 7:
-        for p in live.filter(phone__endswith=phone[-7:])[:50]:
+        variants = _phone_variants(phone) | {data.get("phone", "").strip()}
+        for p in live.filter(phone__in=variants)[:50]:
             if _normalise_phone(p.phone) == phone:
                 found[p.pk] = p
     national_id = (data.get("national_id") or "").strip()
@@ -60,10 +95,13 @@ def patient_duplicates(*, data: dict, exclude_pk: int | None = None) -> list[Pat
     return list(found.values())
 
 
-def patient_create(*, by, data: dict, force: bool = False, force_reason: str = "", request=None) -> Patient:
+def patient_create(
+    *, by, data: dict, force: bool = False, force_reason: str = "", user=None, request=None
+) -> Patient:
     """Register a patient and issue their MRN.
 
     `data`: keys of `PATIENT_FIELDS`; family_name, given_names, date_of_birth and gender are required.
+    `user`: the patient's own login (self-registration), if any.
     Raises `django.core.exceptions.ValidationError` (400) on invalid fields and `Conflict` (409, with
     `candidates`: list of {id, mrn, name, date_of_birth}) when probable duplicates exist, unless `force`
     is true and `force_reason` is given (the override is audited).
@@ -84,7 +122,7 @@ def patient_create(*, by, data: dict, force: bool = False, force_reason: str = "
                     ]
                 },
             )
-        patient = Patient(**{k: v for k, v in data.items() if k in PATIENT_FIELDS})
+        patient = Patient(**{k: v for k, v in data.items() if k in PATIENT_FIELDS}, user=user)
         patient.mrn = "000000000"  # placeholder so full_clean passes; the real MRN is allocated below
         patient.full_clean(exclude=["mrn"])
         patient.mrn = mrn_allocate(1)[0]
@@ -92,8 +130,9 @@ def patient_create(*, by, data: dict, force: bool = False, force_reason: str = "
         detail = {}
         if duplicates:
             detail = {"forced_duplicate_of": [p.pk for p in duplicates], "reason": force_reason}
-        audit_record(actor=by, action=AuditAction.CREATE, request=request, patient=patient, obj=patient,
-                     detail=detail)
+        audit_record(
+            actor=by, action=AuditAction.CREATE, request=request, patient=patient, obj=patient, detail=detail
+        )
     return patient
 
 
@@ -106,8 +145,14 @@ def patient_update(*, patient: Patient, by, data: dict, request=None) -> Patient
         patient.full_clean()
         if changed:
             patient.save(update_fields=[*changed, "updated_at"])
-        audit_record(actor=by, action=AuditAction.UPDATE, request=request, patient=patient, obj=patient,
-                     detail={"fields": sorted(changed)})
+        audit_record(
+            actor=by,
+            action=AuditAction.UPDATE,
+            request=request,
+            patient=patient,
+            obj=patient,
+            detail={"fields": sorted(changed)},
+        )
     return patient
 
 
@@ -126,6 +171,12 @@ def patient_delete(*, patient: Patient, by, reason: str, request=None) -> Patien
         patient.deletion_reason = reason.strip()[:500]
         patient.active = False
         patient.save(update_fields=["deleted_at", "deleted_by", "deletion_reason", "active", "updated_at"])
-        audit_record(actor=by, action=AuditAction.DELETE, request=request, patient=patient, obj=patient,
-                     detail={"reason": patient.deletion_reason})
+        audit_record(
+            actor=by,
+            action=AuditAction.DELETE,
+            request=request,
+            patient=patient,
+            obj=patient,
+            detail={"reason": patient.deletion_reason},
+        )
     return patient

@@ -18,7 +18,11 @@ class MedicationRequest(PatientRecordModel, CodingFields):
     intent = models.CharField(max_length=20, default="order")
     authored_on = models.DateTimeField(null=True, blank=True)
     requester = models.ForeignKey(
-        "staff.Practitioner", null=True, blank=True, on_delete=models.PROTECT, related_name="medication_requests"
+        "staff.Practitioner",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="medication_requests",
     )
     dosage_text = models.CharField(max_length=500, blank=True)
     dose_value = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)

@@ -68,7 +68,11 @@ class Practitioner(TimeStampedModel, SourceIdentifiedModel):
     """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="practitioner"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="practitioner",
     )
     role = models.CharField(max_length=16, choices=PractitionerRole.choices, default=PractitionerRole.DOCTOR)
     prefix = models.CharField(max_length=20, blank=True)
