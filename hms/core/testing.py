@@ -76,8 +76,12 @@ def make_user(role: str | Role, **kwargs) -> User:
     """A user in `role`; doctors and nurses also get a linked Practitioner; patients a linked Patient."""
     user = UserFactory(role=str(role), **kwargs)
     if role in (Role.DOCTOR, Role.NURSE):
-        PractitionerFactory(user=user, family_name=user.last_name, given_names=user.first_name,
-                            role=PractitionerRole.DOCTOR if role == Role.DOCTOR else PractitionerRole.NURSE)
+        PractitionerFactory(
+            user=user,
+            family_name=user.last_name,
+            given_names=user.first_name,
+            role=PractitionerRole.DOCTOR if role == Role.DOCTOR else PractitionerRole.NURSE,
+        )
     elif role == Role.PATIENT:
         PatientFactory(user=user, family_name=user.last_name, given_names=user.first_name)
     return User.objects.get(pk=user.pk)
