@@ -1,10 +1,21 @@
 from django.conf import settings
 
+from .access import SEARCH_ROLES, nav_for
+
 
 def portal(request):
-    """Values every portal page needs: the hospital's name and the signed-in user's role."""
+    """Values every portal page needs.
+
+    - `hospital_name`: str; `hospital_time_zone`: IANA name the pages show times in.
+    - `user_role`: the signed-in user's role (a `Role` value) or None.
+    - `nav`: list of (label, url name) for the top bar; `can_search_patients`: bool.
+    """
     user = getattr(request, "user", None)
+    role = getattr(user, "role", None) if user is not None and user.is_authenticated else None
     return {
         "hospital_name": settings.HOSPITAL_NAME,
-        "user_role": getattr(user, "role", None) if user is not None and user.is_authenticated else None,
+        "hospital_time_zone": settings.HOSPITAL_TIME_ZONE,
+        "user_role": role,
+        "nav": nav_for(role),
+        "can_search_patients": role in SEARCH_ROLES,
     }

@@ -1,9 +1,23 @@
 from django.urls import path
-from django.views.generic import TemplateView
+
+from . import views
 
 app_name = "portal"
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="portal/placeholder.html"), name="home"),
-    path("login/", TemplateView.as_view(template_name="portal/placeholder.html"), name="login"),
+    path("", views.home, name="home"),
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("doctor/", views.doctor_home, name="doctor_home"),
+    path("nurse/", views.nurse_home, name="nurse_home"),
+    path("reception/", views.reception_home, name="reception_home"),
+    path("pharmacy/", views.pharmacy_home, name="pharmacy_home"),
+    path("lab/", views.lab_home, name="lab_home"),
+    path("billing/", views.billing_home, name="billing_home"),
+    path("admin-home/", views.admin_home, name="admin_home"),
+    path("me/", views.patient_home, name="patient_home"),
+    path("patients/", views.patient_search, name="patient_search"),
+    path("patients/new/", views.patient_register, name="patient_register"),
+    path("patients/<int:pk>/", views.patient_chart, name="patient_chart"),
+    path("patients/<int:pk>/encounters/", views.patient_encounters, name="patient_encounters"),
 ]
