@@ -40,7 +40,10 @@ class CappedCountPagination(PageNumberPagination):
         if offset == 0 and not self.has_next:
             self.count, self.count_is_exact = len(self.page_rows), True
         else:
-            capped = queryset.order_by()[: self.count_cap + 1].count()
+            if hasattr(queryset, "capped_count"):  # e.g. hms.patients.selectors.PatientNameSearch
+                capped = queryset.capped_count(self.count_cap)
+            else:
+                capped = queryset.order_by()[: self.count_cap + 1].count()
             self.count_is_exact = capped <= self.count_cap
             self.count = min(capped, self.count_cap)
         return self.page_rows

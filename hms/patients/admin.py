@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from hms.audit.admin_mixins import AuditedPHIAdminMixin
 
 from . import services
-from .filters import patient_search_q
 from .models import Patient
+from .selectors import patient_search_q
 
 
 class DeletedFilter(admin.SimpleListFilter):

@@ -26,12 +26,18 @@ from hms.core.api_base import CappedCountPagination, HasRole
 from . import services
 from .filters import PatientFilter
 from .models import Patient
-from .selectors import patient_get, patients_visible
+from .selectors import patient_get, patient_search_in, patients_visible
 
 WRITE_ROLES = (Role.RECEPTIONIST, Role.ADMIN)
 
 INCLUDE_DELETED = OpenApiParameter(
     "include_deleted", OpenApiTypes.BOOL, description="Admins only: also soft-deleted patients."
+)
+SEARCH = OpenApiParameter(
+    "search",
+    OpenApiTypes.STR,
+    description="Name prefix (family or given; several words narrow), MRN, phone, or date of birth "
+    "YYYY-MM-DD. At most 100 characters.",
 )
 
 
@@ -139,11 +145,19 @@ class PatientListCreateApi(GenericAPIView):
 
     @extend_schema(
         operation_id="patients_list",
-        parameters=[INCLUDE_DELETED],
+        parameters=[SEARCH, INCLUDE_DELETED],
         responses=PatientOutputSerializer(many=True),
     )
     def get(self, request):
         queryset = self.filter_queryset(self.get_queryset())
+        term = request.query_params.get("search", "")
+        if len(term) > 100:
+            message = "Ensure this field has no more than 100 characters."
+            raise serializers.ValidationError({"search": [message]})
+        if "\x00" in term:
+            raise serializers.ValidationError({"search": ["Null characters are not allowed."]})
+        if term.strip():
+            queryset = patient_search_in(queryset, term)
         with transaction.atomic():
             page = self.paginate_queryset(queryset)
             audit_record(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import F, Max, Min, Q, QuerySet
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from hms.clinical.models import (
 )
 from hms.core import codes
 from hms.patients.models import Patient
-from hms.patients.selectors import clinical_records, patients_visible
+from hms.patients.selectors import clinical_records, patient_search, patients_visible
 from hms.pharmacy.models import MedicationRequest
 
 from .charts import line_chart_svg
@@ -47,22 +48,13 @@ INACTIVE_ALLERGY_STATUSES = ("inactive", "resolved")
 
 
 def patients_matching(user, query: str, *, limit: int = SEARCH_LIMIT) -> list[Patient]:
-    """Patients visible to `user` matching `query`, at most `limit`, ordered by family then given name.
-
-    Matches: every word of `query` (up to 4) is a case-insensitive prefix of the family or given name;
-    or `query` (spaces removed) is exactly an MRN; or `query` is exactly a phone number as stored.
-    An empty query matches nobody.
-    """
-    query = " ".join(query.split())
-    if not query:
+    """Patients visible to `user` matching the search box `query` (the rule of
+    `hms.patients.selectors.patient_search`: name prefixes, MRN, phone, date of birth), at most `limit`.
+    A malformed date matches nobody."""
+    try:
+        return list(patient_search(user, query)[:limit])
+    except ValidationError:
         return []
-    words = query.split(" ")[:4]
-    by_name = Q()
-    for word in words:
-        by_name &= Q(family_name__istartswith=word) | Q(given_names__istartswith=word)
-    compact = query.replace(" ", "")
-    match = by_name | Q(mrn=compact) | Q(phone=query)
-    return list(patients_visible(user).filter(match).order_by("family_name", "given_names", "id")[:limit])
 
 
 def patients_in_care(user, *, limit: int = 50) -> tuple[list[Patient], int]:
