@@ -4,7 +4,7 @@ r"""Import-rate benchmark: FHIR resources per second for importing the Synthea D
         .venv/bin/python bench/import_rate.py [--path FOLDER] [--passes 2]
 
 Imports every bundle under `settings.SYNTHEA_DIR` (or `--path`) into the configured database
-(DATABASE_URL; SQLite otherwise; the database must be migrated) through the same service as
+(DATABASE_URL; SQLite otherwise; migrated first if needed) through the same service as
 `manage.py import_fhir`, twice: the first pass creates (or, on a database that already holds the set,
 updates) the rows, the second is the idempotent re-import. Prints resources/second for each pass;
 the figure counts every entry read and validated, including the Claim/ExplanationOfBenefit kept raw
@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(args.path).exists():
         print(f"{args.path} does not exist: nothing to import", file=sys.stderr)
         return 2
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)  # a fresh database works too
     files = bundle_paths([args.path])
     print(f"database: {connection.vendor} {connection.settings_dict.get('NAME')}")
     print(f"machine:  {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")

@@ -160,6 +160,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000, help="requests per phase")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--server",
+        choices=["uvicorn", "gunicorn"],
+        default="uvicorn",
+        help="uvicorn (ASGI, what `make run` uses) or gunicorn (WSGI, sync workers)",
+    )
     args = parser.parse_args()
 
     _setup_django()
@@ -174,16 +180,28 @@ def main() -> None:
     connection.close()
 
     port = free_port()
-    # Persistent database connections, as a deployment would configure (README: CONN_MAX_AGE).
+    # Persistent database connections for the WSGI server (ASGI uses the PostgreSQL pool; see settings).
     env = {
         **os.environ,
         "DEBUG": "false",
         "LOG_LEVEL": "ERROR",
         "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "60"),
     }
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "uvicorn"),
+    bindir = Path(sys.executable).parent
+    if args.server == "gunicorn":
+        command = [
+            str(bindir / "gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "error",
+        ]
+    else:
+        command = [
+            str(bindir / "uvicorn"),
             "config.asgi:application",
             "--host",
             "127.0.0.1",
@@ -194,12 +212,8 @@ def main() -> None:
             "--no-access-log",
             "--lifespan",
             "off",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+        ]
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for(port, server)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -220,8 +234,8 @@ def main() -> None:
 
     vendor = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
     print(
-        f"\npatients: {total:,}  database: {vendor}  clients: {args.clients}  server workers: {args.workers}"
-        f"  cores: {os.cpu_count()}"
+        f"\npatients: {total:,}  database: {vendor}  clients: {args.clients}"
+        f"  server: {args.server} x {args.workers}  cores: {os.cpu_count()}"
     )
     print(f"{'query':<22}{'requests':>9}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'req/s':>9}")
     for label, r in (("name prefix (3 chars)", by_name), ("MRN lookup", by_mrn)):

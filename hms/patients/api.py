@@ -149,7 +149,9 @@ class PatientListCreateApi(GenericAPIView):
         responses=PatientOutputSerializer(many=True),
     )
     def get(self, request):
-        queryset = self.filter_queryset(self.get_queryset())
+        queryset = self.get_queryset()
+        if set(PatientFilter.base_filters) & set(request.query_params):  # django-filter costs ~0.5 ms
+            queryset = self.filter_queryset(queryset)
         term = request.query_params.get("search", "")
         if len(term) > 100:
             message = "Ensure this field has no more than 100 characters."
