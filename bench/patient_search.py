@@ -160,6 +160,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2_000, help="requests per phase")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--gunicorn-worker-class", default="sync", help="sync or gthread")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn gthread worker")
     parser.add_argument(
         "--server",
         choices=["uvicorn", "gunicorn"],
@@ -198,6 +200,10 @@ def main() -> None:
             str(args.workers),
             "--log-level",
             "error",
+            "--worker-class",
+            args.gunicorn_worker_class,
+            "--threads",
+            str(args.threads),
         ]
     else:
         command = [
