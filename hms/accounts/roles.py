@@ -47,8 +47,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.ADMIN: _perms(
         ["accounts.user", "staff.practitioner", "staff.organization", "staff.specialty"], "view add change"
     )
-    + _perms(["patients.patient"], "view change delete")
-    + _perms(["audit.auditevent"], "view"),
+    + _perms(["patients.patient"], "view add change delete")
+    + _perms(["audit.auditevent", "auth.group"], "view"),
     Role.DOCTOR: _perms(["patients.patient"], "view") + _perms(_CLINICAL_MODELS, "view add change"),
     Role.NURSE: _perms(["patients.patient"], "view")
     + _perms(_CLINICAL_MODELS, "view")

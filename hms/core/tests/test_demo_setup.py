@@ -40,7 +40,12 @@ def _assert_demo_ready(patients: int) -> None:
         assert user.role == role
         assert Client().login(username=username, password="asclepius-demo"), username
     admin = User.objects.get(username="admin")
-    assert admin.is_staff and admin.is_superuser
+    assert admin.is_staff and not admin.is_superuser
+    browser = Client()
+    browser.force_login(admin)
+    assert browser.get("/admin/patients/patient/").status_code == 200
+    assert browser.get("/admin/accounts/user/").status_code == 200
+    assert browser.get("/admin/clinical/observation/").status_code == 403  # no clinical records for admins
     doctor = User.objects.get(username="doctor")
     assert doctor.practitioner.specialty.display == "General practice"
     assert doctor.practitioner.consultation_fee > 0
