@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from hms.audit.services import audit_record
+from hms.core.api_base import StrictSerializer
 from hms.patients.models import AdministrativeGender
 from hms.staff.models import Specialty
 
@@ -75,7 +76,7 @@ class TokenObtainApi(APIView):
     permission_classes = (AllowAny,)
     authentication_classes = ()
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(
             max_length=128, trim_whitespace=False, style={"input_type": "password"}
@@ -92,7 +93,10 @@ class TokenObtainApi(APIView):
     )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            attempted = request.data.get("username") if isinstance(request.data, dict) else None
+            services.auth_login_refused_input(attempted=attempted, request=request)
+            raise serializers.ValidationError(data.errors)
         user = services.auth_login(request=request, **data.validated_data)
         if user is None:
             return Response(
@@ -126,7 +130,7 @@ class LogoutApi(APIView):
     permission_classes = (AllowAny,)
     authentication_classes = ()
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         refresh = serializers.CharField(max_length=2000)
 
         class Meta:
@@ -152,7 +156,7 @@ class RegisterApi(APIView):
 
     permission_classes = (AllowAny,)
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
         password = serializers.CharField(
             max_length=128, trim_whitespace=False, style={"input_type": "password"}
@@ -214,7 +218,7 @@ class MeApi(APIView):
 
     permission_classes = (IsAuthenticated,)
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictSerializer):
         first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
         last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
         email = serializers.EmailField(required=False, allow_blank=True)

@@ -155,6 +155,22 @@ def auth_login(*, username: str, password: str, request=None) -> User | None:
     return user
 
 
+def auth_login_refused_input(*, attempted, request=None) -> None:
+    """Audit a login refused before any password check (malformed input, e.g. a NUL byte in the
+    username): `login_failed`, actor None, the attempted username made printable in `detail`."""
+    shown = attempted if isinstance(attempted, str) else repr(attempted)
+    shown = "".join(ch if ch.isprintable() else "?" for ch in shown[:150])
+    with transaction.atomic():
+        audit_record(
+            actor=None,
+            action=AuditAction.LOGIN_FAILED,
+            request=request,
+            outcome=AuditOutcome.FAILURE,
+            object_type="accounts.User",
+            detail={"username": shown, "reason": "malformed input"},
+        )
+
+
 def auth_tokens(*, user: User) -> dict:
     """{"refresh": str, "access": str}: a new simplejwt pair for `user`."""
     refresh = RefreshToken.for_user(user)

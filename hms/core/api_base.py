@@ -6,9 +6,14 @@ the same as one over a thousand. `count` is exact below the cap; above it `count
 `count_is_exact` is false.
 """
 
+import json
 from collections import OrderedDict
+from collections.abc import Mapping
 
+from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
@@ -96,3 +101,45 @@ class HasRole(BasePermission):
         roles = getattr(view, "allowed_roles", {})
         wanted = roles.get(request.method, roles.get("*"))
         return wanted is None or user.role in {str(r) for r in wanted}
+
+
+class SafeJSONParser(JSONParser):
+    """DRF's JSONParser, but a body nested too deeply for Python's decoder (RecursionError) is a 400
+    "JSON parse error" instead of a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
+        except json.JSONDecodeError as exc:  # pragma: no cover - DRF already maps this
+            raise ParseError(f"JSON parse error - {exc}") from None
+
+
+class StrictStringsMixin:
+    """Refuse a number, boolean, list or object where a string is expected.
+
+    DRF's CharField quietly turns `123` into "123" and `1e999` into "inf"; for patient data that is
+    never what the caller meant. Answers 400 with `{"field": ["Not a valid string."]}`.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            errors = {}
+            for name, field in self.fields.items():
+                if field.read_only or not isinstance(field, serializers.CharField):
+                    continue
+                value = data.get(name)
+                if value is not None and not isinstance(value, str):
+                    errors[name] = ["Not a valid string."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictStringsMixin, serializers.Serializer):
+    """Base of every input serializer: strings must arrive as JSON strings."""
+
+
+class StrictModelSerializer(StrictStringsMixin, serializers.ModelSerializer):
+    """Base of every input ModelSerializer: strings must arrive as JSON strings."""

@@ -710,7 +710,7 @@ def _patient_fields(rng: random.Random, today: dt.date) -> dict:
         "state": state,
         "postal_code": f"{zip_prefix}{rng.randint(0, 99):02d}",
         "country": "US",
-        "national_id": f"999-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}",  # 999: never issued as an SSN
+        "national_id": f"999{rng.randint(10, 99)}{rng.randint(1000, 9999)}",  # 999: never issued as an SSN
         "preferred_language": _weighted(rng, LANGUAGES),
         "blood_group": _weighted(
             rng, (("O+", 37), ("A+", 36), ("B+", 9), ("O-", 7), ("A-", 6), ("AB+", 3), ("B-", 1), ("AB-", 1))

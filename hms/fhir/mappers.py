@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from hms.clinical.models import EncounterClass, EncounterStatus
 from hms.core import codes
-from hms.patients.models import AdministrativeGender
+from hms.patients.models import AdministrativeGender, normalise_national_id
 from hms.staff.models import PractitionerRole
 
 # Synthea (and other exporters) occasionally use non-standard category codes; map them to the
@@ -277,7 +277,7 @@ def patient(res, ctx: Resolver) -> Mapped:
             "email": cut(_telecom(res.telecom, "email"), 254),
             **address,
             "country": cut(res.address[0].country, 100) if res.address else "",
-            "national_id": cut(national_id, 64),
+            "national_id": cut(normalise_national_id(national_id), 64),
             "preferred_language": cut(language, 35),
         }
     )

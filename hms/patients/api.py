@@ -13,6 +13,8 @@ Every list/search writes one AuditEvent ("search", with the ids of the patients 
 retrieve writes "read"; writes are audited by `hms.patients.services`.
 """
 
+from collections.abc import Mapping
+
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -21,7 +23,7 @@ from rest_framework.response import Response
 
 from hms.accounts.roles import Role
 from hms.audit.services import audit_record
-from hms.core.api_base import CappedCountPagination, HasRole
+from hms.core.api_base import CappedCountPagination, HasRole, StrictModelSerializer, StrictSerializer
 
 from . import services
 from .filters import PatientFilter
@@ -86,7 +88,7 @@ class PatientOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PatientInputSerializer(serializers.ModelSerializer):
+class PatientInputSerializer(StrictModelSerializer):
     """Demographics a caller may set; validation (lengths, choices) comes from the model."""
 
     class Meta:
@@ -194,7 +196,7 @@ class PatientDetailApi(GenericAPIView):
     allowed_roles = {"PUT": WRITE_ROLES, "PATCH": WRITE_ROLES, "DELETE": (Role.ADMIN,)}
     serializer_class = PatientOutputSerializer
 
-    class DeleteInputSerializer(serializers.Serializer):
+    class DeleteInputSerializer(StrictSerializer):
         reason = serializers.CharField(max_length=500, help_text="Why the record is deleted (audited).")
 
         class Meta:
@@ -239,11 +241,19 @@ class PatientDetailApi(GenericAPIView):
     @extend_schema(
         operation_id="patients_destroy",
         request=DeleteInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "reason", OpenApiTypes.STR, description="The reason, for clients that cannot send a body."
+            )
+        ],
         responses={204: None, 400: None, 403: None, 404: None},
     )
     def delete(self, request, pk: int):
         patient = patient_get(request.user, pk)
-        data = self.DeleteInputSerializer(data=request.data)
+        body = request.data if isinstance(request.data, Mapping) and request.data else {}
+        if not body and "reason" in request.query_params:
+            body = {"reason": request.query_params["reason"]}
+        data = self.DeleteInputSerializer(data=body or request.data)
         data.is_valid(raise_exception=True)
         services.patient_delete(
             patient=patient, by=request.user, reason=data.validated_data["reason"], request=request

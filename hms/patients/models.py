@@ -1,12 +1,33 @@
 """The patient registry."""
 
+import datetime
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Upper
 
 from hms.core.models import SoftDeleteModel, SourceIdentifiedModel, TimeStampedModel, source_unique_constraint
 
 from .mrn import FIRST_SERIAL
+
+EARLIEST_BIRTH_DATE = datetime.date(1880, 1, 1)  # older than any person alive (the record is 122 years)
+
+
+def validate_birth_date(value: datetime.date) -> None:
+    """A date of birth lies between 1880-01-01 and today (hospital time zone); else ValidationError."""
+    from django.utils import timezone
+
+    if value > timezone.localdate():
+        raise ValidationError("The date of birth cannot be in the future.")
+    if value < EARLIEST_BIRTH_DATE:
+        raise ValidationError(f"The date of birth cannot be before {EARLIEST_BIRTH_DATE:%Y-%m-%d}.")
+
+
+def normalise_national_id(value: str) -> str:
+    """National identifiers are stored as upper-case letters and digits only ("123-45-6789" and
+    "123 45 6789" are one identifier), so the duplicate check compares like with like."""
+    return "".join(ch for ch in (value or "") if ch.isalnum()).upper()
 
 
 class AdministrativeGender(models.TextChoices):
@@ -55,7 +76,7 @@ class Patient(TimeStampedModel, SoftDeleteModel, SourceIdentifiedModel):
     family_name = models.CharField(max_length=100)
     given_names = models.CharField(max_length=150)
     prefix = models.CharField(max_length=20, blank=True)
-    date_of_birth = models.DateField()
+    date_of_birth = models.DateField(validators=[validate_birth_date])
     gender = models.CharField(max_length=8, choices=AdministrativeGender.choices)
     deceased_at = models.DateTimeField(null=True, blank=True)
     phone = models.CharField(max_length=32, blank=True, db_index=True)
@@ -69,7 +90,13 @@ class Patient(TimeStampedModel, SoftDeleteModel, SourceIdentifiedModel):
     emergency_contact_name = models.CharField(max_length=200, blank=True)
     emergency_contact_phone = models.CharField(max_length=32, blank=True)
     emergency_contact_relationship = models.CharField(max_length=50, blank=True)
-    national_id = models.CharField("national identifier", max_length=64, blank=True, db_index=True)
+    national_id = models.CharField(
+        "national identifier",
+        max_length=64,
+        blank=True,
+        db_index=True,
+        help_text="Stored normalised: letters and digits only, upper case (e.g. a US SSN as 123456789).",
+    )
     preferred_language = models.CharField(max_length=35, blank=True, help_text="BCP-47 tag, e.g. en, es")
     active = models.BooleanField(default=True)
 

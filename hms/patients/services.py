@@ -9,7 +9,7 @@ from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
 from hms.core.errors import Conflict
 
-from .models import Patient
+from .models import Patient, normalise_national_id
 from .mrn import mrn_allocate
 
 # Fields a caller may set on create/update (MRN, soft-delete fields and links are managed here).
@@ -64,6 +64,12 @@ def _similar(a: str, b: str) -> bool:
     return bool(a and b) and (a == b or SequenceMatcher(None, a, b).ratio() >= NAME_SIMILARITY)
 
 
+def _normalised(data: dict) -> dict:
+    if "national_id" in data and data["national_id"] is not None:
+        return {**data, "national_id": normalise_national_id(data["national_id"])}
+    return data
+
+
 def patient_duplicates(*, data: dict, exclude_pk: int | None = None) -> list[Patient]:
     """Probable duplicates of `data` among live patients.
 
@@ -88,7 +94,7 @@ def patient_duplicates(*, data: dict, exclude_pk: int | None = None) -> list[Pat
         for p in live.filter(phone__in=variants)[:50]:
             if _normalise_phone(p.phone) == phone:
                 found[p.pk] = p
-    national_id = (data.get("national_id") or "").strip()
+    national_id = normalise_national_id(data.get("national_id") or "")
     if national_id:
         for p in live.filter(national_id=national_id)[:10]:
             found[p.pk] = p
@@ -110,18 +116,28 @@ def patient_create(
 
     if force and not force_reason.strip():
         raise ValidationError({"force_reason": "A reason is required to register a probable duplicate."})
+    data = _normalised(data)
+    duplicates = patient_duplicates(data=data)
+    if duplicates and not force:
+        # The 409 shows other patients' names, MRNs and birth dates: that disclosure is audited.
+        audit_record(
+            actor=by,
+            action=AuditAction.SEARCH,
+            request=request,
+            patients=duplicates,
+            object_type="patients.Patient",
+            detail={"duplicate_check": True, "outcome": "refused as probable duplicate"},
+        )
+        raise Conflict(
+            "Probable duplicate patient.",
+            payload={
+                "candidates": [
+                    {"id": p.pk, "mrn": p.mrn, "name": p.full_name, "date_of_birth": str(p.date_of_birth)}
+                    for p in duplicates
+                ]
+            },
+        )
     with transaction.atomic():
-        duplicates = patient_duplicates(data=data)
-        if duplicates and not force:
-            raise Conflict(
-                "Probable duplicate patient.",
-                payload={
-                    "candidates": [
-                        {"id": p.pk, "mrn": p.mrn, "name": p.full_name, "date_of_birth": str(p.date_of_birth)}
-                        for p in duplicates
-                    ]
-                },
-            )
         patient = Patient(**{k: v for k, v in data.items() if k in PATIENT_FIELDS}, user=user)
         patient.mrn = "000000000"  # placeholder so full_clean passes; the real MRN is allocated below
         patient.full_clean(exclude=["mrn"])
@@ -138,6 +154,7 @@ def patient_create(
 
 def patient_update(*, patient: Patient, by, data: dict, request=None) -> Patient:
     """Change demographics; only `PATIENT_FIELDS` are touched. Raises ValidationError (400)."""
+    data = _normalised(data)
     changed = [k for k, v in data.items() if k in PATIENT_FIELDS and getattr(patient, k) != v]
     with transaction.atomic():
         for k in changed:

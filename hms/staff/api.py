@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from hms.accounts.models import User
 from hms.accounts.roles import Role
-from hms.core.api_base import HasRole
+from hms.core.api_base import HasRole, StrictModelSerializer
 
 from . import selectors, services
 from .models import Organization, Practitioner, Specialty
@@ -70,7 +70,7 @@ class DoctorOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DoctorInputSerializer(serializers.ModelSerializer):
+class DoctorInputSerializer(StrictModelSerializer):
     user = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(),
         required=False,

@@ -10,14 +10,20 @@ def doctors_list(
 ) -> QuerySet[Practitioner]:
     """Doctors, ordered by name.
 
-    - `search`: up to 4 words, each the start of the family or given names (case-insensitive).
+    - `search`: up to 4 words, each the start of the family or given names or a word of the specialty
+      (case-insensitive): "card" finds cardiologists, "smi" Dr Smith.
     - `specialty`: a SNOMED CT code (exact) or part of the specialty's display (case-insensitive).
     """
     qs = Practitioner.objects.filter(role=PractitionerRole.DOCTOR).select_related("specialty", "organization")
     if not include_inactive:
         qs = qs.filter(active=True)
     for word in search.split()[:4]:
-        qs = qs.filter(Q(family_name__istartswith=word) | Q(given_names__istartswith=word))
+        qs = qs.filter(
+            Q(family_name__istartswith=word)
+            | Q(given_names__istartswith=word)
+            | Q(specialty__display__istartswith=word)
+            | Q(specialty__display__icontains=f" {word}")
+        )
     specialty = specialty.strip()
     if specialty:
         qs = qs.filter(Q(specialty__code=specialty) | Q(specialty__display__icontains=specialty))

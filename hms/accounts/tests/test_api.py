@@ -200,3 +200,28 @@ class TestWebLoginAudit:
         assert AuditEvent.objects.get(action="login").actor_id == staff.pk
         client.post("/admin/logout/")
         assert AuditEvent.objects.get(action="logout").actor_id == staff.pk
+
+
+def test_login_with_malformed_input_is_audited_as_failed(db):
+    """A NUL byte in the username is refused with 400 before any password check, and still audited."""
+    from hms.audit.models import AuditEvent
+    from hms.core.testing import api_client_for
+
+    response = api_client_for(None).post(
+        "/api/auth/token/", {"username": "doc\x00tor", "password": "x"}, format="json"
+    )
+    assert response.status_code == 400
+    event = AuditEvent.objects.get(action="login_failed")
+    assert event.outcome == "failure" and event.actor is None
+    assert event.detail == {"username": "doc?tor", "reason": "malformed input"}
+
+
+def test_doctor_search_matches_specialty_words(db):
+    from hms.core.testing import PractitionerFactory, api_client_for, make_user
+    from hms.staff.models import Specialty
+
+    cardio = PractitionerFactory(family_name="Heart", specialty=Specialty.objects.get(display="Cardiology"))
+    PractitionerFactory(family_name="Skin", specialty=Specialty.objects.get(display="Dermatology"))
+    client = api_client_for(make_user("patient"))
+    found = client.get("/api/doctors/?search=cardio").json()["results"]
+    assert [d["id"] for d in found] == [cardio.pk]

@@ -82,7 +82,11 @@ def test_bundle_imports_every_resource_type_with_references_resolved():
         "1970-05-04",
         "555-123-4567",
     )
-    assert (patient.national_id, patient.preferred_language, patient.city) == ("999-11-2222", "es", "Boston")
+    assert (patient.national_id, patient.preferred_language, patient.city) == (
+        "999112222",
+        "es",
+        "Boston",
+    )  # SSN stored normalised
     assert patient.source_id == uid("a", "patient")
 
     encounter = Encounter.objects.get()

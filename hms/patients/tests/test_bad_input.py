@@ -36,7 +36,7 @@ def desk(db):
         ({"given_names": "\x00"}, "given_names"),
         ({"family_name": MEGABYTE}, "family_name"),
         ({"phone": MEGABYTE}, "phone"),
-        ({"family_name": 12}, None),  # a number where a string is expected is coerced: not an error
+        ({"family_name": 12}, "family_name"),  # a number where a string is expected: refused
         ({"family_name": ["a", "b"]}, "family_name"),
         ({"family_name": {"x": 1}}, "family_name"),
         ({"date_of_birth": "yesterday"}, "date_of_birth"),

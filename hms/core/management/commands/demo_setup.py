@@ -4,7 +4,8 @@
    folder is absent, creates 20 patients with records from `hms.core.synthetic` instead.
 2. One account per role (admin, doctor, nurse, receptionist, pharmacist, lab, billing, patient), password
    from the `DEMO_PASSWORD` environment variable (default "asclepius-demo"). The admin is staff (Django admin
-   access) but not a superuser: like every role it sees only what its group allows (no clinical records); clinical roles get a `staff.Practitioner`; the patient account is linked to one adult,
+   access) but not a superuser: like every role it sees only what its group allows (no clinical
+   records); clinical roles get a `staff.Practitioner`; the patient account is linked to one adult,
    living demo patient (the one with most encounters).
 3. Puts every demo patient in the demo doctor's and nurse's care: an upcoming planned ambulatory
    "Follow-up visit" (for a deceased patient, a finished "Record review" today instead), keyed
@@ -107,7 +108,7 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.is_active = True
                 user.is_staff = role == Role.ADMIN
-                user.is_superuser = False  # the admin role manages accounts and settings, not clinical records
+                user.is_superuser = False  # the admin role: accounts and settings, not clinical records
                 user.save()
                 user.groups.set([Group.objects.get(name=str(role))])
                 if practitioner_role is not None:
