@@ -12,6 +12,8 @@ urlpatterns = [
     path("api/", include("hms.staff.api_urls")),
     path("api/", include("hms.clinical.api_urls")),
     path("api/", include("hms.audit.api_urls")),
+    path("api/", include("hms.scheduling.api_urls")),
+    path("api/", include("hms.messaging.api_urls")),
     path("", include("hms.portal.urls")),
 ]
 

@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "hms.clinical",
     "hms.lab",
     "hms.pharmacy",
+    "hms.scheduling",
+    "hms.messaging",
     "hms.fhir",
     "hms.portal",
 ]
