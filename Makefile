@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup lint format bench clean
+.PHONY: run test setup worker lint format bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ run: setup
 ## make test: install, run the whole suite (SQLite, or PostgreSQL when DATABASE_URL is set)
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make worker: a Celery worker with the beat scheduler embedded (needs a broker: REDIS_URL)
+BEAT_SCHEDULE ?= $(or $(TMPDIR),/tmp)/asclepius-celerybeat-$(shell id -u)
+WORKER_ARGS ?= --loglevel=INFO
+worker: setup
+	@$(PY) -c 'import os, django; os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local"); \
+	django.setup(); from django.conf import settings as s; \
+	raise SystemExit(0 if not s.CELERY_BROKER_URL.startswith("memory") else 1)' \
+	|| { echo "make worker: no broker configured. Set REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379/0);" \
+	     "without it tasks run eagerly inside the web process and no worker is needed." >&2; exit 1; }
+	$(VENV)/bin/celery -A config worker --beat --schedule=$(BEAT_SCHEDULE) $(WORKER_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -111,6 +111,8 @@ TIME_ZONE = "UTC"  # storage is UTC; the hospital's own zone is HOSPITAL_TIME_ZO
 HOSPITAL_TIME_ZONE = env("HOSPITAL_TIME_ZONE", default="America/New_York")
 HOSPITAL_NAME = env("HOSPITAL_NAME", default="Asclepius General Hospital")
 HOSPITAL_CURRENCY = env("HOSPITAL_CURRENCY", default="USD")
+# Cancelling an appointment less than this many hours before its start is flagged `late_cancellation`.
+APPOINTMENT_CANCEL_NOTICE_HOURS = env.int("APPOINTMENT_CANCEL_NOTICE_HOURS", default=24)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -139,6 +141,37 @@ CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=REDIS_URL or None)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
+# One queue name per deployment (CI gives each run its own so parallel runs never share a worker).
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "reminders-due": {
+        "task": "messaging.reminders_due",
+        "schedule": env.int("REMINDERS_INTERVAL_SECONDS", default=300),
+    },
+    "deliveries-requeue": {"task": "messaging.deliveries_requeue", "schedule": 900},
+}
+
+# Notifications (hms.messaging): email through Django's backend, SMS through hms.messaging.sms.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Asclepius <no-reply@asclepius.local>")
+SMS_BACKEND = env("SMS_BACKEND", default="hms.messaging.sms.ConsoleSmsBackend")
+SMS_FILE_PATH = env("SMS_FILE_PATH", default="")
+SMS_HTTP_URL = env("SMS_HTTP_URL", default="")
+SMS_HTTP_TOKEN = env("SMS_HTTP_TOKEN", default="")
+SMS_HTTP_SENDER = env("SMS_HTTP_SENDER", default="")
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=5)
+NOTIFICATION_RETRY_BACKOFF = env.int("NOTIFICATION_RETRY_BACKOFF", default=30)  # s; doubles per attempt
+NOTIFICATION_RETRY_BACKOFF_MAX = env.int("NOTIFICATION_RETRY_BACKOFF_MAX", default=3600)
+NOTIFICATION_REQUEUE_AFTER = env.int("NOTIFICATION_REQUEUE_AFTER", default=7200)
+APPOINTMENT_REMINDER_HOURS = env("APPOINTMENT_REMINDER_HOURS", default="24,2")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
