@@ -9,8 +9,8 @@ Who sees what (DESIGN.md "Who may see what"):
 | receptionist, billing, pharmacist, lab technician | all live patients | none (later issues: orders) |
 | admin | all, soft-deleted included | none |
 
-"In their care" = an Encounter where the user's Practitioner is the performer or a participant
-(appointments and admissions join this rule when those modules land).
+"In their care" = an Encounter where the user's Practitioner is the performer or a participant, or an
+Appointment with them (admissions join this rule when that module lands).
 A record outside the user's scope is reported exactly like a missing one: `NotFoundOrForbidden` (404).
 
 Search (one box for the front desk, `patient_search`):
@@ -47,7 +47,9 @@ def _practitioner_id(user) -> int | None:
 
 
 def _in_care_filter(practitioner_id: int) -> Q:
-    """`pk IN (patients of the practitioner's encounters UNION those they took part in)`.
+    """`pk IN (patients of the practitioner's encounters UNION those they took part in UNION those with an
+    appointment with them)`. Any appointment counts except one entered in error (a cancelled or missed visit
+    was still prepared for).
 
     One IN over a UNION lets PostgreSQL plan a semi-join driven by the practitioner's (few) encounters;
     `EXISTS(...) OR EXISTS(...)` would be a per-row filter, which walks the whole patient table when a
@@ -61,7 +63,15 @@ def _in_care_filter(practitioner_id: int) -> Q:
         .order_by()
         .values("encounter__patient_id")
     )
-    return Q(pk__in=direct.union(team))
+    from hms.scheduling.models import Appointment
+
+    booked = (
+        Appointment.objects.filter(practitioner_id=practitioner_id)
+        .exclude(status="entered-in-error")
+        .order_by()
+        .values("patient_id")
+    )
+    return Q(pk__in=direct.union(team, booked))
 
 
 def patients_visible(user, *, include_deleted: bool = False) -> QuerySet[Patient]:

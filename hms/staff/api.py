@@ -4,8 +4,11 @@ Practitioners are not PHI: every authenticated user (patients included, who pick
 list and read them; only admins create and update.
 """
 
+import datetime as dt
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
@@ -128,13 +131,26 @@ class DoctorListCreateApi(GenericAPIView):
         parameters=[
             OpenApiParameter("search", str, description="Start of the family or given names."),
             OpenApiParameter("specialty", str, description="SNOMED CT code, or part of the specialty name."),
+            OpenApiParameter(
+                "available_on",
+                dt.date,
+                description="Local date (YYYY-MM-DD): only doctors whose schedule opens that day.",
+            ),
         ],
         responses=DoctorOutputSerializer(many=True),
     )
     def get(self, request):
         params = request.query_params
+        available_on = None
+        if params.get("available_on"):
+            try:
+                available_on = dt.date.fromisoformat(params["available_on"][:10])
+            except ValueError:
+                raise ValidationError({"available_on": ["Not a valid date (YYYY-MM-DD)."]}) from None
         queryset = selectors.doctors_list(
-            search=params.get("search", "")[:100], specialty=params.get("specialty", "")[:100]
+            search=params.get("search", "")[:100],
+            specialty=params.get("specialty", "")[:100],
+            available_on=available_on,
         )
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(DoctorOutputSerializer(page, many=True).data)
