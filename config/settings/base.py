@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "hms.pharmacy",
     "hms.scheduling",
     "hms.messaging",
+    "hms.frontdesk",
     "hms.fhir",
     "hms.portal",
 ]

@@ -23,6 +23,7 @@ from django.utils import timezone
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
 from hms.core.errors import Conflict
+from hms.frontdesk.hooks import appointment_status_changed
 
 from .availability import ScheduleCalendar, schedule_zone
 from .models import (
@@ -36,6 +37,7 @@ from .models import (
     ServiceType,
 )
 from .notifications import appointment_notify
+from .waitlist import slot_freed
 
 S = AppointmentStatus
 # status -> (action name, statuses it may be applied from)
@@ -260,6 +262,8 @@ def appointment_reschedule(
                 detail={"rescheduled": {"from": from_start.isoformat(), "to": start.isoformat()}},
             )
             _notify(locked, "rescheduled")
+            pk = locked.pk
+            transaction.on_commit(lambda: slot_freed(appointment_id=pk, start=from_start, end=from_end))
     except IntegrityError as exc:
         if _is_overlap_violation(exc):
             raise Conflict(
@@ -299,6 +303,10 @@ def _transition(
             to_status=to_status,
             note=note[:500],
         )
+        appointment_status_changed(appointment=locked, from_status=from_status, to_status=to_status, by=by)
+        if to_status == S.CANCELLED:
+            pk = locked.pk
+            transaction.on_commit(lambda: slot_freed(appointment_id=pk))
         audit_record(
             actor=by,
             action=AuditAction.UPDATE,

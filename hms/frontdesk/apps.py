@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FrontdeskConfig(AppConfig):
+    name = "hms.frontdesk"
+    label = "frontdesk"
