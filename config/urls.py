@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/", include("hms.audit.api_urls")),
     path("api/", include("hms.scheduling.api_urls")),
     path("api/", include("hms.messaging.api_urls")),
+    path("api/", include("hms.frontdesk.api_urls")),
+    path("frontdesk/", include("hms.frontdesk.urls", namespace="frontdesk")),
     path("", include("hms.portal.urls")),
 ]
 

@@ -9,7 +9,7 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from hms.accounts.roles import STAFF_ROLES, Role
 
@@ -66,10 +66,39 @@ def nav_for(role: str | None) -> list[tuple[str, str]]:
         return []
     links: list[tuple[str, str]] = []
     if role == Role.PATIENT:
-        return [("My health", "portal:patient_home")]
+        return [
+            ("My health", "portal:patient_home"),
+            ("Appointments", "portal:my_appointments"),
+            ("Find a doctor", "portal:find_doctor"),
+        ]
     links.append(("Home", ROLE_HOME[role]))
+    if role in (Role.DOCTOR, Role.NURSE):
+        links.append(("Agenda", "portal:agenda"))
+    if role == Role.DOCTOR:
+        links.append(("My schedule", "portal:my_schedule"))
+    if role in (Role.RECEPTIONIST, Role.ADMIN):
+        links.append(("Day view", "portal:reception_day"))
+        links.append(("Queue", QUEUE_URL_NAME))
     if role in SEARCH_ROLES:
         links.append(("Patients", "portal:patient_search"))
     if role in REGISTER_ROLES:
         links.append(("Register patient", "portal:patient_register"))
     return links
+
+
+# The front-desk queue page lives in another app; until its URLs are wired, link its path.
+QUEUE_URL_NAME = "frontdesk:queue"
+QUEUE_PATH = "/frontdesk/queue/"
+
+
+def nav_links(role: str | None) -> list[tuple[str, str]]:
+    """`nav_for(role)` with each url name resolved to a path: list of (label, href). A name that does not
+    resolve (an app not installed yet) is left out, except the front-desk queue, which links its path."""
+    out = []
+    for label, name in nav_for(role):
+        try:
+            out.append((label, reverse(name)))
+        except NoReverseMatch:
+            if name == QUEUE_URL_NAME:
+                out.append((label, QUEUE_PATH))
+    return out

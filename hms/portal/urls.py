@@ -1,5 +1,6 @@
 from django.urls import path
 
+from . import appointment_views as appts
 from . import views
 
 app_name = "portal"
@@ -20,4 +21,20 @@ urlpatterns = [
     path("patients/new/", views.patient_register, name="patient_register"),
     path("patients/<int:pk>/", views.patient_chart, name="patient_chart"),
     path("patients/<int:pk>/encounters/", views.patient_encounters, name="patient_encounters"),
+    path("appointments/", appts.my_appointments, name="my_appointments"),
+    path("appointments/find/", appts.find_doctor, name="find_doctor"),
+    path("appointments/doctors/<int:pk>/", appts.doctor_slots, name="doctor_slots"),
+    path("appointments/book/", appts.book, name="book"),
+    path("appointments/<int:pk>/reschedule/", appts.reschedule, name="reschedule"),
+    path("appointments/<int:pk>/cancel/", appts.cancel, name="cancel"),
+    path("reception/day/", appts.reception_day, name="reception_day"),
+    path("reception/appointments/<int:pk>/check-in/", appts.check_in, name="check_in"),
+    path("doctor/agenda/", appts.agenda, name="agenda"),
+    path("doctor/schedule/", appts.my_schedule, name="my_schedule"),
+    path("doctor/schedule/exceptions/", appts.my_schedule_exception_add, name="my_schedule_exception_add"),
+    path(
+        "doctor/schedule/exceptions/<int:pk>/remove/",
+        appts.my_schedule_exception_remove,
+        name="my_schedule_exception_remove",
+    ),
 ]

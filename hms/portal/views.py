@@ -205,6 +205,10 @@ def patient_search(request):
         "query": query,
         "limit": queries.SEARCH_LIMIT,
         "can_register": request.user.role in REGISTER_ROLES,
+        # ?pick=book (the desk booking for a patient): each row leads to "find a doctor" for that patient.
+        "pick_url": reverse("portal:find_doctor")
+        if request.GET.get("pick") == "book" and request.user.role in REGISTER_ROLES
+        else "",
     }
     if request.htmx:
         return render(request, "portal/patients/_results.html", context)

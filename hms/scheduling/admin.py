@@ -12,6 +12,7 @@ from .models import (
     Schedule,
     ScheduleException,
     ServiceType,
+    WaitlistEntry,
     WorkingHours,
 )
 
@@ -68,6 +69,36 @@ class AppointmentAdmin(AuditedPHIAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("patient", "practitioner", "resource")
     inlines = (AppointmentChangeInline,)
     show_full_result_count = False
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WaitlistEntry)
+class WaitlistEntryAdmin(AuditedPHIAdminMixin, admin.ModelAdmin):
+    """View-only: waitlist entries change through `hms.scheduling.waitlist` (offers, accept, expiry)."""
+
+    list_display = (
+        "id",
+        "patient",
+        "practitioner",
+        "specialty",
+        "date_from",
+        "date_to",
+        "status",
+        "offered_start",
+    )
+    list_filter = ("status",)
+    list_select_related = ("patient", "practitioner", "specialty")
+    search_fields = ("=patient__mrn",)
+    raw_id_fields = ("patient", "practitioner", "offered_practitioner")
     actions = None
 
     def has_add_permission(self, request):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api
+from . import api, api_waitlist
 
 urlpatterns = [
     path("doctors/<int:pk>/slots/", api.DoctorSlotsApi.as_view(), name="api-doctor-slots"),
@@ -31,4 +31,7 @@ urlpatterns = [
     path(
         "appointments/<int:pk>/no-show/", api.AppointmentNoShowApi.as_view(), name="api-appointment-no-show"
     ),
+    path("waitlist/", api_waitlist.WaitlistListCreateApi.as_view(), name="api-waitlist"),
+    path("waitlist/<int:pk>/", api_waitlist.WaitlistDetailApi.as_view(), name="api-waitlist-entry"),
+    path("waitlist/<int:pk>/accept/", api_waitlist.WaitlistAcceptApi.as_view(), name="api-waitlist-accept"),
 ]

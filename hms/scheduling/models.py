@@ -330,3 +330,110 @@ class AppointmentChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_status}->{self.to_status} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class WaitlistStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    OFFERED = "offered", "Offered a slot"
+    ACCEPTED = "accepted", "Accepted (booked)"
+    EXPIRED = "expired", "Offer expired"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# Entries that still want a slot (a patient keeps at most one per doctor or specialty).
+WAITLIST_OPEN = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+class WaitlistEntry(TimeStampedModel):
+    """A patient waiting for an earlier slot with one practitioner OR any practitioner of one specialty,
+    within a preferred window: local dates [`date_from`, `date_to`] (inclusive) and, optionally, local times
+    [`time_from`, `time_to`] on each day, both in the practitioner's schedule time zone. Optional
+    `service_type` narrows which freed slots match. (FHIR R4 has no waitlist resource; an open entry is
+    close to an `Appointment` with status `waitlist` in R5.)
+
+    Lifecycle (`hms.scheduling.waitlist`): waiting → offered (a freed slot: `offered_practitioner`,
+    `offered_service_type`, `offered_start`/`offered_end`, until `offer_expires_at`) → accepted (booked as
+    `appointment`) or expired (the slot goes to the next entry); waiting/offered → cancelled. Never deleted.
+    """
+
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="waitlist_entries")
+    practitioner = models.ForeignKey(
+        "staff.Practitioner", null=True, blank=True, on_delete=models.PROTECT, related_name="waitlist_entries"
+    )
+    specialty = models.ForeignKey(
+        "staff.Specialty", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    service_type = models.ForeignKey(
+        ServiceType, null=True, blank=True, on_delete=models.PROTECT, related_name="waitlist_entries"
+    )
+    date_from = models.DateField()
+    date_to = models.DateField()
+    time_from = models.TimeField(null=True, blank=True)
+    time_to = models.TimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, max_length=2000)
+    status = models.CharField(
+        max_length=16, choices=WaitlistStatus.choices, default=WaitlistStatus.WAITING, db_index=True
+    )
+    offered_practitioner = models.ForeignKey(
+        "staff.Practitioner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    offered_service_type = models.ForeignKey(
+        ServiceType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    offered_start = models.DateTimeField(null=True, blank=True)
+    offered_end = models.DateTimeField(null=True, blank=True)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    freed_by = models.ForeignKey(
+        Appointment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The cancelled or moved appointment whose time was offered.",
+    )
+    appointment = models.ForeignKey(
+        Appointment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="waitlist_entries",
+        help_text="The appointment booked when the offer was accepted.",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "waitlist entries"
+        indexes = [models.Index(fields=["status", "date_from", "date_to"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(practitioner__isnull=False) & Q(specialty__isnull=True))
+                | (Q(practitioner__isnull=True) & Q(specialty__isnull=False)),
+                name="waitlist_one_target",
+            ),
+            models.CheckConstraint(condition=Q(date_from__lte=models.F("date_to")), name="waitlist_dates"),
+            # One live offer per freed slot of a practitioner.
+            models.UniqueConstraint(
+                fields=["offered_practitioner", "offered_start"],
+                condition=Q(status="offered"),
+                name="waitlist_one_offer_per_slot",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Waitlist {self.pk} {self.status}"
+
+    def clean(self):
+        errors = {}
+        if (self.practitioner_id is None) == (self.specialty_id is None):
+            errors["practitioner"] = "Name either a practitioner or a specialty."
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            errors["date_to"] = "Must not be before date_from."
+        if self.time_from and self.time_to and self.time_from >= self.time_to:
+            errors["time_to"] = "Must be after time_from."
+        if errors:
+            raise ValidationError(errors)

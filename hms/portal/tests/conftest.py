@@ -177,3 +177,26 @@ def charted(db):
     patient = PatientFactory(family_name="Quigley", given_names="Chad")
     build_chart(patient, doctor.practitioner)
     return doctor, patient
+
+
+@pytest.fixture
+def consult(db):
+    """The visit type booked in the appointment tests: a 20-minute consultation."""
+    from hms.scheduling.models import ServiceType
+
+    return ServiceType.objects.create(code="consult", display="Consultation", default_minutes=20)
+
+
+@pytest.fixture
+def cardiologist(db):
+    """A doctor in cardiology, Mon-Fri 09:00-12:00 + 13:00-17:00 in the hospital's time zone."""
+    from hms.scheduling.tests.conftest import give_schedule
+    from hms.staff.models import Specialty
+
+    user = make_user(Role.DOCTOR, first_name="Helen", last_name="Cho")
+    user.practitioner.specialty = Specialty.objects.get_or_create(
+        code="394579002", defaults={"display": "Cardiology"}
+    )[0]
+    user.practitioner.save()
+    give_schedule(user.practitioner)
+    return user

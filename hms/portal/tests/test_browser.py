@@ -136,3 +136,64 @@ def test_chart_fits_a_375px_phone(live_server, browser, chart_data):
         page.screenshot(path=str(ARTIFACTS / "chart-375.png"), full_page=True)
     finally:
         context.close()
+
+
+@pytest.fixture
+def booking_data(transactional_db):
+    """A patient login and a cardiologist open Mon-Fri in the hospital's time zone; one visit type."""
+    from hms.scheduling.models import ServiceType
+    from hms.scheduling.tests.conftest import give_schedule
+    from hms.staff.models import Specialty
+
+    patient = make_user(Role.PATIENT, username="pat.booker", first_name="Paula", last_name="Booker")
+    doctor = make_user(Role.DOCTOR, username="dr.cho", first_name="Helen", last_name="Cho")
+    doctor.practitioner.specialty = Specialty.objects.get_or_create(
+        code="394579002", defaults={"display": "Cardiology"}
+    )[0]
+    doctor.practitioner.save()
+    give_schedule(doctor.practitioner, time_zone=settings.HOSPITAL_TIME_ZONE)
+    ServiceType.objects.create(code="consult", display="Consultation", default_minutes=20)
+    return patient, doctor
+
+
+def test_patient_finds_a_doctor_books_a_slot_and_sees_it_upcoming(live_server, browser, booking_data):
+    from playwright.sync_api import expect
+
+    from hms.scheduling.models import Appointment
+
+    patient, _doctor = booking_data
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    external = []
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(live_server.url) else None)
+    try:
+        _login(page, live_server.url, patient.username)
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Find a doctor").click()
+        expect(page).to_have_url(re.compile(r"/appointments/find/"))
+        # Choosing the specialty refreshes the results in place (htmx).
+        page.get_by_label("Specialty").select_option(label="Cardiology")
+        card = page.locator(".doctorcard", has_text="Helen Cho")
+        expect(card).to_have_count(1)
+        slots = card.locator("a.slot")
+        expect(slots).to_have_count(6)
+        page.screenshot(path=str(ARTIFACTS / "find-a-doctor.png"), full_page=True)
+        chosen = slots.first.inner_text().split()[-1]  # "Mon 30 Nov 09:00" -> "09:00"
+        slots.first.click()
+        expect(page.get_by_role("heading", name="Book an appointment")).to_be_visible()
+        page.get_by_label("Reason for the visit").fill("Palpitations at night")
+        page.screenshot(path=str(ARTIFACTS / "book-confirm.png"), full_page=True)
+        page.get_by_role("button", name="Book this time").click()
+        expect(page).to_have_url(f"{live_server.url}/appointments/")
+        upcoming = page.locator("#upcoming")
+        expect(upcoming.locator(".appt")).to_have_count(1)
+        expect(upcoming).to_contain_text("Helen Cho")
+        expect(upcoming).to_contain_text(chosen)
+        expect(upcoming).to_contain_text("Booked (confirmed)")
+        page.screenshot(path=str(ARTIFACTS / "my-appointments.png"), full_page=True)
+        assert (
+            Appointment.objects.filter(patient=patient.patient, reason="Palpitations at night").count() == 1
+        )
+        assert external == [], f"the page fetched resources from outside the server: {external}"
+    finally:
+        context.close()

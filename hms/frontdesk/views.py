@@ -1,0 +1,156 @@
+"""Web pages of the front-desk queue. Thin: parse, call a selector or service, audit the read, render.
+
+- `/frontdesk/queue/` (receptionist, admin, doctor, nurse): the live board. Reception picks a practitioner
+  (or sees every queue); doctors and nurses see their own. The table is a partial
+  (`/frontdesk/queue/table/`) that the page re-reads whenever the WebSocket says the queue changed and
+  after every reconnect (plus once a minute), so a missed push loses nothing.
+- `POST /frontdesk/queue/<id>/priority/` (receptionist, admin, nurse) and `POST /frontdesk/queue/call-next/`
+  (doctor for self; reception/admin for the practitioner shown) answer with the refreshed table.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from hms.accounts.roles import Role
+from hms.audit.models import AuditAction
+from hms.audit.services import audit_record
+from hms.core.errors import Conflict
+from hms.portal.access import role_required
+from hms.staff.models import Practitioner, PractitionerRole
+
+from . import selectors, services
+from .api import queue_practitioner_for_call
+from .live import queue_group
+from .models import QueueEntry, TriagePriority
+
+BOARD_ROLES = (Role.RECEPTIONIST, Role.ADMIN, Role.DOCTOR, Role.NURSE)
+PRIORITY_ROLES = frozenset({Role.RECEPTIONIST, Role.ADMIN, Role.NURSE})
+CALL_ROLES = frozenset({Role.DOCTOR, Role.RECEPTIONIST, Role.ADMIN})
+
+
+def _practitioner_shown(request, raw) -> Practitioner | None:
+    """Whose queue the page shows: a clinician's own; for reception the one asked for (None = all)."""
+    user = request.user
+    if user.role in (Role.DOCTOR, Role.NURSE):
+        return getattr(user, "practitioner", None)
+    try:
+        pk = int(raw)
+    except (TypeError, ValueError):
+        return None
+    return Practitioner.objects.filter(pk=pk).first() if 0 < pk < 2**63 else None
+
+
+def _table_context(request, practitioner: Practitioner | None, *, notice: str = "") -> dict:
+    user = request.user
+    qs = selectors.queue_entries_visible(user).filter(day=selectors.hospital_today())
+    if practitioner is not None:
+        qs = qs.filter(practitioner=practitioner)
+    elif user.role not in selectors.ALL_QUEUES_ROLES:
+        qs = qs.none()
+    rows = selectors.queue_board(list(qs))
+    with transaction.atomic():
+        audit_record(
+            action=AuditAction.SEARCH,
+            request=request,
+            patients=sorted({r.entry.patient_id for r in rows}),
+            object_type="frontdesk.QueueEntry",
+            channel="web",
+            detail={"view": "queue_board", "practitioner": practitioner.pk if practitioner else None},
+        )
+    return {
+        "rows": rows,
+        "practitioner": practitioner,
+        "priorities": TriagePriority.choices,
+        "can_set_priority": user.role in PRIORITY_ROLES,
+        "can_call_next": practitioner is not None and user.role in CALL_ROLES,
+        "show_practitioner": practitioner is None,
+        "notice": notice,
+    }
+
+
+def _render_table(request, practitioner, *, notice: str = ""):
+    return render(
+        request, "frontdesk/_queue_table.html", _table_context(request, practitioner, notice=notice)
+    )
+
+
+@require_GET
+@role_required(*BOARD_ROLES)
+def queue_page(request):
+    """/frontdesk/queue/?practitioner=<id>: the live queue board."""
+    practitioner = _practitioner_shown(request, request.GET.get("practitioner"))
+    pid = practitioner.pk if practitioner is not None else None
+    context = _table_context(request, practitioner)
+    context.update(
+        {
+            "ws_path": f"/ws/queue/{pid}/" if pid else "/ws/queue/",
+            "ws_group": queue_group(pid),
+            "choose_practitioner": request.user.role in selectors.ALL_QUEUES_ROLES,
+            "practitioners": Practitioner.objects.filter(active=True, role=PractitionerRole.DOCTOR).only(
+                "id", "prefix", "given_names", "family_name"
+            ),
+        }
+    )
+    return render(request, "frontdesk/queue.html", context)
+
+
+@require_GET
+@role_required(*BOARD_ROLES)
+def queue_table(request):
+    """/frontdesk/queue/table/?practitioner=<id>: the board's table (htmx partial)."""
+    return _render_table(request, _practitioner_shown(request, request.GET.get("practitioner")))
+
+
+def _after_write(request, practitioner, notice: str = ""):
+    if request.htmx:
+        return _render_table(request, practitioner, notice=notice)
+    if notice:
+        messages.info(request, notice)
+    url = reverse("frontdesk:queue")
+    return redirect(f"{url}?practitioner={practitioner.pk}" if practitioner else url)
+
+
+@require_POST
+@role_required(*PRIORITY_ROLES)
+def queue_priority(request, pk: int):
+    """POST priority=<code>: set the triage priority of a waiting patient (404 when not visible)."""
+    entry = selectors.queue_entry_get(request.user, pk)
+    shown = _practitioner_shown(request, request.POST.get("view_practitioner"))
+    try:
+        services.queue_set_priority(
+            entry=entry, priority=request.POST.get("priority", ""), by=request.user, request=request
+        )
+    except ValidationError as exc:
+        return _after_write(request, shown, notice=" ".join(exc.messages))
+    return _after_write(request, shown)
+
+
+@require_POST
+@role_required(*CALL_ROLES)
+def queue_call_next(request):
+    """POST practitioner=<id>: call the next patient (a doctor calls their own)."""
+    raw = request.POST.get("practitioner")
+    try:
+        wanted = int(raw) if raw else None
+    except ValueError:
+        wanted = None
+    if request.user.role == Role.DOCTOR:
+        practitioner = queue_practitioner_for_call(request.user, None)
+    elif wanted is None:
+        return _after_write(request, None, notice="Choose whose queue to call from.")
+    else:
+        try:
+            practitioner = queue_practitioner_for_call(request.user, wanted)
+        except ValidationError as exc:
+            return _after_write(request, None, notice=" ".join(exc.messages))
+    try:
+        entry = services.queue_call_next(practitioner=practitioner, by=request.user, request=request)
+    except Conflict as exc:
+        return _after_write(request, practitioner, notice=exc.message)
+    entry = QueueEntry.objects.select_related("patient").get(pk=entry.pk)
+    name = f"{entry.patient.given_names} {entry.patient.family_name}".strip()
+    return _after_write(request, practitioner, notice=f"Called {name}.")
