@@ -305,3 +305,24 @@ def test_auto_assign_earliest_then_least_loaded(consult, cardiology, monday, boo
             window_end=at(monday, "13:00"),
             by=booker,
         )
+
+
+def test_an_appointment_puts_the_patient_in_the_doctors_care(sched_doctor, a_patient, consult, monday):
+    """A booked appointment alone lets the doctor find the patient and open the chart (issue 2 §8)."""
+    from django.test import Client
+
+    from hms.patients.selectors import patients_visible
+    from hms.scheduling.services import appointment_book
+
+    assert not patients_visible(sched_doctor).filter(pk=a_patient.pk).exists()
+    appointment_book(
+        patient=a_patient,
+        practitioner=sched_doctor.practitioner,
+        service_type=consult,
+        start=at(monday, "09:00"),
+        by=sched_doctor,
+    )
+    assert patients_visible(sched_doctor).filter(pk=a_patient.pk).exists()
+    browser = Client()
+    browser.force_login(sched_doctor)
+    assert browser.get(f"/patients/{a_patient.pk}/").status_code == 200
