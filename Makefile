@@ -41,6 +41,14 @@ worker: setup
 	     "without it tasks run eagerly inside the web process and no worker is needed." >&2; exit 1; }
 	$(VENV)/bin/celery -A config worker --beat --schedule=$(BEAT_SCHEDULE) $(WORKER_ARGS)
 
+## make bench: the benchmark scripts against DATABASE_URL (PostgreSQL); figures go to docs/performance.md
+BENCH_PATIENTS ?= 100000
+bench: setup
+	@test -n "$(DATABASE_URL)" || { echo "make bench: set DATABASE_URL to a PostgreSQL database" >&2; exit 1; }
+	$(PY) bench/import_rate.py
+	$(PY) bench/patient_search.py --n $(BENCH_PATIENTS)
+	$(PY) bench/booking.py
+
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

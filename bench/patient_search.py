@@ -219,7 +219,9 @@ def main() -> None:
             "--lifespan",
             "off",
         ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(port, server)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
