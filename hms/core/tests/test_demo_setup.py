@@ -13,6 +13,7 @@ from hms.core.management.commands.demo_setup import DEMO_ACCOUNTS, DEMO_SYSTEM
 from hms.fhir.tests.bundles import patient_bundle
 from hms.patients.models import Patient
 from hms.patients.selectors import patients_visible
+from hms.scheduling.models import Appointment, ServiceType, WorkingHours
 from hms.staff.models import Practitioner
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +26,9 @@ def _counts() -> dict[str, int]:
         "users": User.objects.count(),
         "practitioners": Practitioner.objects.count(),
         "demo_encounters": Encounter.objects.filter(source_system=DEMO_SYSTEM).count(),
+        "service_types": ServiceType.objects.count(),
+        "working_hours": WorkingHours.objects.count(),
+        "appointments": Appointment.objects.count(),
     }
 
 
@@ -73,6 +77,10 @@ def test_demo_setup_imports_bundles_and_is_idempotent(settings, tmp_path):
     # then
     assert _counts() == first
     assert first["patients"] == 2 and first["demo_encounters"] == 2
+    # clinics: 3 visit types, 3 doctors x 5 weekdays x 2 ranges, the one living patient booked once
+    assert (first["service_types"], first["working_hours"], first["appointments"]) == (3, 30, 1)
+    doctor = User.objects.get(username="doctor")
+    assert Appointment.objects.get().practitioner == doctor.practitioner
     assert "http://127.0.0.1:8000" in output and "/api/docs/" in output and "/admin/" in output
     assert "asclepius-demo" in output
     _assert_demo_ready(patients=2)

@@ -10,7 +10,10 @@
 3. Puts every demo patient in the demo doctor's and nurse's care: an upcoming planned ambulatory
    "Follow-up visit" (for a deceased patient, a finished "Record review" today instead), keyed
    `source_system="urn:asclepius:demo"`.
-4. Prints the URL, the logins and where the API docs and the admin are.
+4. Clinics: visit types, Mon-Fri hours for the demo doctor and two specialists (cardiology, pediatrics),
+   and the next free slots of the demo doctor booked for up to 4 demo patients (only when the doctor has
+   no upcoming appointment), so find-a-doctor, the day view and the queue have something to show.
+5. Prints the URL, the logins and where the API docs and the admin are.
 """
 
 import datetime as dt
@@ -41,6 +44,17 @@ DEMO_SYSTEM = "urn:asclepius:demo"
 DEFAULT_PASSWORD = "asclepius-demo"  # noqa: S105 - the documented demo password, overridable by DEMO_PASSWORD
 SYNTHETIC_SEED = 2024
 GENERAL_PRACTICE = "394814009"  # SNOMED CT "General practice" (Practice Setting Code value set)
+# Visit types offered in the demo: (code, display, minutes).
+DEMO_SERVICE_TYPES = [
+    ("consultation", "Consultation", 20),
+    ("follow-up", "Follow-up visit", 15),
+    ("new-patient", "New patient visit", 30),
+]
+# Specialists bookable in the demo (no login): (source id, given, family, SNOMED CT practice setting).
+DEMO_SPECIALISTS = [
+    ("practitioner-cardiology", "Amara", "Okafor", "394579002"),
+    ("practitioner-pediatrics", "Lucas", "Moreau", "394537008"),
+]
 FOLLOW_UP = (codes.SNOMED, "390906007", "Follow-up visit")
 
 # username, role, first name, last name, practitioner role (or None)
@@ -68,6 +82,10 @@ class Command(BaseCommand):
         self._patient_account(accounts["patient"], patients)
         planned = self._care_links(patients, accounts["doctor"].practitioner, accounts["nurse"].practitioner)
         self.stdout.write(f"Demo doctor and nurse: {planned} demo patient(s) in their care.")
+        booked = self._clinics(accounts, patients)
+        self.stdout.write(
+            f"Clinics: visit types, weekly hours for 3 doctors; {booked} new demo appointment(s)."
+        )
         self._banner(password)
 
     # -- 1. patients -----------------------------------------------------------------------------------
@@ -145,6 +163,71 @@ class Command(BaseCommand):
         practitioner.full_clean()
         practitioner.save()
         return practitioner
+
+    # -- 4. clinics: visit types, schedules, a few appointments ------------------------------------------
+    def _clinics(self, accounts: dict[str, User], patients: list[Patient]) -> int:
+        """Visit types; Mon-Fri 09:00-12:00 + 13:00-17:00 for the demo doctor and two specialists (no login);
+        the next working day's first slots booked for up to 4 living demo patients, once."""
+        from hms.scheduling.models import Appointment, ServiceType
+        from hms.scheduling.schedule_services import schedule_for_practitioner, schedule_set_hours
+        from hms.scheduling.selectors import slots_free
+        from hms.scheduling.services import appointment_book
+
+        consult = None
+        for code, display, minutes in DEMO_SERVICE_TYPES:
+            service, _ = ServiceType.objects.get_or_create(
+                code=code, defaults={"display": display, "default_minutes": minutes}
+            )
+            consult = consult or service
+        admin = accounts["admin"]
+        doctors = [accounts["doctor"].practitioner]
+        for source_id, given, family, specialty_code in DEMO_SPECIALISTS:
+            specialty = Specialty.objects.filter(code=specialty_code).first()
+            specialist, _ = Practitioner.objects.update_or_create(
+                source_system=DEMO_SYSTEM,
+                source_id=source_id,
+                defaults={
+                    "role": PractitionerRole.DOCTOR,
+                    "prefix": "Dr.",
+                    "given_names": given,
+                    "family_name": family,
+                    "specialty": specialty,
+                    "consultation_fee": Decimal("120.00"),
+                    "currency": settings.HOSPITAL_CURRENCY,
+                    "available_days": [1, 2, 3, 4, 5],
+                },
+            )
+            doctors.append(specialist)
+        hours = [
+            (day, dt.time.fromisoformat(start), dt.time.fromisoformat(end))
+            for day in range(1, 6)
+            for start, end in (("09:00", "12:00"), ("13:00", "17:00"))
+        ]
+        for practitioner in doctors:
+            schedule = schedule_for_practitioner(practitioner=practitioner)
+            if not schedule.working_hours.exists():
+                schedule_set_hours(schedule=schedule, hours=hours, buffer_minutes=0, by=admin)
+        doctor = doctors[0]
+        if Appointment.objects.filter(practitioner=doctor, start__gte=timezone.now()).exists():
+            return 0
+        alive = [p for p in patients if p.deceased_at is None][:4]
+        today = timezone.localdate()
+        free = slots_free(
+            practitioner=doctor, service_type=consult, date_from=today, date_to=today + dt.timedelta(days=7)
+        )
+        booked = 0
+        for patient, (start, _end) in zip(alive, free, strict=False):
+            appointment_book(
+                patient=patient,
+                practitioner=doctor,
+                service_type=consult,
+                start=start,
+                by=accounts["receptionist"],
+                reason="Follow-up visit",
+                channel="phone",
+            )
+            booked += 1
+        return booked
 
     def _patient_account(self, user: User, patients: list[Patient]) -> None:
         if Patient.objects.filter(user=user).exists():
