@@ -196,6 +196,18 @@ def uncontended_plan(doctors: list, service, clients: int, per_client: int, days
 # ---------------------------------------------------------------- HTTP
 
 
+BENCH_QUEUE = f"asclepius-bench-{os.getpid()}"
+
+
+def purge_bench_queue() -> None:
+    """Drop this run's Celery queue (the queued booking notices) from Redis, if a broker was used."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        import redis
+
+        redis.Redis.from_url(url).delete(BENCH_QUEUE)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -381,6 +393,9 @@ def main() -> None:
         "DEBUG": "false",
         "LOG_LEVEL": "ERROR",
         "CONN_MAX_AGE": os.environ.get("CONN_MAX_AGE", "60"),
+        # With REDIS_URL the booking notices are queued for a worker, as in production; a queue of this
+        # run's own (deleted afterwards) so no other worker on the shared Redis picks them up.
+        "CELERY_TASK_DEFAULT_QUEUE": BENCH_QUEUE,
     }
     # Server log to a file: Django logs each 409 as a warning, which would fill a pipe and stall the server.
     with tempfile.TemporaryFile() as server_log:
@@ -400,6 +415,7 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            purge_bench_queue()
         server_log.seek(0)
         errors_logged = [
             line for line in server_log.read().decode(errors="replace").splitlines() if "Error" in line

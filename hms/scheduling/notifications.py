@@ -1,7 +1,9 @@
 """Appointment notifications: confirmation, reschedule and cancellation notices, through messaging.
 
-The services call `appointment_notify` through `transaction.on_commit`, so nothing is announced for a
-booking that rolled back. It hands each announcement to the one notification service
+The services call `appointment_notify_later` through `transaction.on_commit`, so nothing is announced for
+a booking that rolled back; it queues the Celery task `scheduling.appointment_notify` (a worker does the
+work when REDIS_URL is set; without a broker it runs at once, in-process), which calls
+`appointment_notify`. It hands each announcement to the one notification service
 (`hms.messaging.services.notification_send`), which picks the channels from the recipient's preferences,
 records each delivery and never sends one twice for the same dedupe key.
 
@@ -100,3 +102,19 @@ def appointment_notify(*, appointment_id: int, event: str) -> int:
     except Exception:
         logger.exception("appointment %s: could not announce %s", appointment_id, event)
         return 0
+
+
+def appointment_notify_later(*, appointment_id: int, event: str) -> None:
+    """Queue the announcement of `event` (only the announced ones) for a worker; runs at once in eager mode.
+
+    Keeps the booking request short: rendering and recording the deliveries was about half of a booking's
+    cost (docs/performance.md). A broker failure is logged, never raised (the booking has committed).
+    """
+    if event not in ANNOUNCED:
+        return
+    from .tasks import appointment_notify_task
+
+    try:
+        appointment_notify_task.delay(appointment_id, event)
+    except Exception:
+        logger.exception("appointment %s: could not queue the %s notice", appointment_id, event)

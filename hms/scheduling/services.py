@@ -1,7 +1,7 @@
 """Writes of appointments: book, reschedule, cancel, and the status transitions.
 
 Each runs in one transaction with its AuditEvent and `AppointmentChange`, and announces itself through
-`notifications.appointment_notify` after commit.
+`notifications.appointment_notify_later` after commit.
 
 No double booking, on every database: the practitioner's `Schedule` row is locked (`select_for_update`)
 before the overlap checks, which serialises the bookings of one practitioner (SQLite's IMMEDIATE
@@ -36,7 +36,7 @@ from .models import (
     Schedule,
     ServiceType,
 )
-from .notifications import appointment_notify
+from .notifications import appointment_notify_later
 from .waitlist import slot_freed
 
 S = AppointmentStatus
@@ -55,7 +55,7 @@ BOOKABLE_STATUSES = frozenset({S.PROPOSED, S.PENDING, S.BOOKED})
 
 def _notify(appointment: Appointment, event: str) -> None:
     pk = appointment.pk
-    transaction.on_commit(lambda: appointment_notify(appointment_id=pk, event=event))
+    transaction.on_commit(lambda: appointment_notify_later(appointment_id=pk, event=event))
 
 
 def _lock_schedule(*, practitioner=None, resource=None) -> Schedule | None:
