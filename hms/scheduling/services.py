@@ -89,6 +89,25 @@ def _check_slot(*, schedule: Schedule, service_type: ServiceType, start: dt.date
         )
 
 
+def _check_resource_open(schedule: Schedule | None, *, start: dt.datetime, end: dt.datetime) -> None:
+    """Raise ValidationError (field `resource`) unless the room/equipment is open for all of [start, end).
+
+    A resource without a schedule is always open; with one, its working hours and exceptions (e.g. an
+    operating room closed for maintenance) apply. Resources have no slot grid of their own.
+    """
+    if schedule is None:
+        return
+    day = start.astimezone(schedule_zone(schedule)).date()
+    calendar = ScheduleCalendar(schedule, day, day)
+    closed = calendar.closed_by(day)
+    if closed is not None:
+        raise ValidationError(
+            {"resource": f"The resource is not available on {day} ({closed.get_kind_display()})."}
+        )
+    if not any(w.start <= start and end <= w.end for w in calendar.windows(day)):
+        raise ValidationError({"resource": f"Outside the resource's opening hours on {day}."})
+
+
 def _check_free(
     *, schedule: Schedule, patient, practitioner, resource, start, end, exclude_pk: int | None = None
 ) -> None:
@@ -158,7 +177,7 @@ def appointment_book(
             if schedule is None:
                 raise ValidationError({"practitioner": "This practitioner has no schedule open for booking."})
             if resource is not None:
-                _lock_schedule(resource=resource)
+                _check_resource_open(_lock_schedule(resource=resource), start=start, end=end)
             _check_slot(schedule=schedule, service_type=service_type, start=start)
             _check_free(
                 schedule=schedule,
@@ -223,10 +242,10 @@ def appointment_reschedule(
                 raise ValidationError({"status": f"A {locked.status} appointment cannot be moved."})
             if schedule is None:
                 raise ValidationError({"practitioner": "This practitioner has no schedule open for booking."})
-            if locked.resource_id:
-                _lock_schedule(resource=locked.resource)
             service_type = locked.service_type
             end = start + dt.timedelta(minutes=service_type.default_minutes)
+            if locked.resource_id:
+                _check_resource_open(_lock_schedule(resource=locked.resource), start=start, end=end)
             _check_slot(schedule=schedule, service_type=service_type, start=start)
             _check_free(
                 schedule=schedule,

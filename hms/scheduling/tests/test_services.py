@@ -326,3 +326,34 @@ def test_an_appointment_puts_the_patient_in_the_doctors_care(sched_doctor, a_pat
     browser = Client()
     browser.force_login(sched_doctor)
     assert browser.get(f"/patients/{a_patient.pk}/").status_code == 200
+
+
+def test_a_room_with_its_own_schedule_is_booked_only_when_open(sched_doctor, a_patient, consult, monday):
+    """An ultrasound room open 09:00-10:00 takes a 09:00 booking and refuses 11:00 (field `resource`)."""
+    from hms.scheduling.models import BookableResource, ResourceKind, Schedule, WorkingHours
+    from hms.scheduling.services import appointment_book
+
+    room = BookableResource.objects.create(kind=ResourceKind.EQUIPMENT, name="Ultrasound 1")
+    schedule = Schedule.objects.create(resource=room, time_zone="America/New_York")
+    WorkingHours.objects.create(
+        schedule=schedule, weekday=monday.isoweekday(), start_time=dt.time(9), end_time=dt.time(10)
+    )
+    booked = appointment_book(
+        patient=a_patient,
+        practitioner=sched_doctor.practitioner,
+        service_type=consult,
+        start=at(monday, "09:00"),
+        by=sched_doctor,
+        resource=room,
+    )
+    assert booked.resource == room
+    with pytest.raises(ValidationError) as refused:
+        appointment_book(
+            patient=PatientFactory(),
+            practitioner=sched_doctor.practitioner,
+            service_type=consult,
+            start=at(monday, "11:00"),
+            by=sched_doctor,
+            resource=room,
+        )
+    assert "resource" in refused.value.message_dict
