@@ -5,6 +5,9 @@
   them with `include_closed=true`. Receptionist/admin: every queue (all practitioners unless
   `practitioner` is given); doctor/nurse: their own; others (patients included): 403.
 - `POST /api/queue/{id}/priority/` `{"priority": "urgent"}`: triage (receptionist, admin, nurse).
+- `POST /api/queue/walk-in/` `{"patient": id, "practitioner": id, "priority"?, "reason"?}`: add a patient
+  without appointment to today's queue (receptionist, admin, nurse); 201 with the new row, 400 for bad
+  fields or an unknown practitioner, 404 for a patient the caller may not see.
 - `POST /api/queue/call-next/` `{"practitioner": id}`: a doctor calls their own next patient (the id may
   be omitted); reception/admin call for the practitioner named. 409 when nobody waits.
 
@@ -22,12 +25,14 @@ from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
 from hms.core.api_base import HasRole, StrictSerializer
+from hms.patients.selectors import patient_get
 from hms.staff.models import Practitioner
 
 from . import selectors, services
 from .models import OPEN_STATUSES, QueueEntry, QueueStatus, TriagePriority
 
 MAX_ID = 2**63 - 1
+WALK_IN_ROLES = frozenset({Role.RECEPTIONIST, Role.ADMIN, Role.NURSE})
 
 
 class QueueEntrySerializer(serializers.Serializer):
@@ -56,6 +61,7 @@ class QueueEntrySerializer(serializers.Serializer):
     patient = PatientRef(source="entry.patient")
     practitioner = PractitionerRef(source="entry.practitioner")
     location = serializers.CharField(source="entry.location")
+    reason = serializers.CharField(source="entry.reason", help_text="Why a walk-in came; may be empty.")
     day = serializers.DateField(source="entry.day")
     arrived_at = serializers.DateTimeField(source="entry.arrived_at")
     priority = serializers.CharField(
@@ -157,6 +163,60 @@ class QueuePriorityApi(GenericAPIView):
             entry=entry, priority=data.validated_data["priority"], by=request.user, request=request
         )
         return Response(QueueEntrySerializer(_row_of(entry)).data)
+
+
+class WalkInInput(StrictSerializer):
+    patient = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    practitioner = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    priority = serializers.ChoiceField(choices=TriagePriority.choices, default=TriagePriority.NON_URGENT)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+def walk_in_practitioner(practitioner_id: int) -> Practitioner:
+    """The active practitioner whose queue a walk-in joins; ValidationError (400) when unknown."""
+    practitioner = (
+        Practitioner.objects.select_related("specialty").filter(pk=practitioner_id, active=True).first()
+    )
+    if practitioner is None:
+        raise ValidationError({"practitioner": "Unknown practitioner."})
+    return practitioner
+
+
+def walk_in_location(practitioner: Practitioner) -> str:
+    """The queue label of a walk-in: the practitioner's specialty (empty without one)."""
+    return practitioner.specialty.display if practitioner.specialty_id else ""
+
+
+class QueueWalkInApi(GenericAPIView):
+    """Add a walk-in patient (no appointment) to today's queue of a practitioner, arriving now."""
+
+    permission_classes = (HasRole,)
+    allowed_roles = {"POST": tuple(WALK_IN_ROLES)}
+    queryset = QueueEntry.objects.none()  # schema hint only
+    serializer_class = QueueEntrySerializer
+
+    @extend_schema(
+        operation_id="queue_add_walk_in",
+        request=WalkInInput,
+        responses={201: QueueEntrySerializer, 400: None, 403: None, 404: None},
+    )
+    def post(self, request):
+        data = WalkInInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = data.validated_data
+        patient = patient_get(request.user, params["patient"])
+        practitioner = walk_in_practitioner(params["practitioner"])
+        entry = services.queue_add_walk_in(
+            patient=patient,
+            practitioner=practitioner,
+            location=walk_in_location(practitioner),
+            reason=params["reason"],
+            priority=params["priority"],
+            by=request.user,
+            request=request,
+        )
+        entry = QueueEntry.objects.select_related("patient", "practitioner").get(pk=entry.pk)
+        return Response(QueueEntrySerializer(_row_of(entry)).data, status=201)
 
 
 class CallNextInput(StrictSerializer):

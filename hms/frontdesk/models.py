@@ -69,6 +69,7 @@ class QueueEntry(TimeStampedModel):
         "staff.Practitioner", on_delete=models.PROTECT, related_name="queue_entries"
     )
     location = models.CharField(max_length=120, blank=True, help_text="Department or room label.")
+    reason = models.CharField(max_length=200, blank=True, help_text="Why a walk-in came (free text).")
     day = models.DateField(help_text="Local date (hospital time zone) of the queue.")
     arrived_at = models.DateTimeField()
     priority = models.CharField(

@@ -34,7 +34,17 @@ def _location_of(appointment) -> str:
     return specialty.display if specialty is not None else ""
 
 
-def _add(*, patient, practitioner, by, appointment=None, location: str = "", priority: str, request=None):
+def _add(
+    *,
+    patient,
+    practitioner,
+    by,
+    appointment=None,
+    location: str = "",
+    reason: str = "",
+    priority: str,
+    request=None,
+):
     if priority not in PRIORITY_RANK:
         raise ValidationError({"priority": f"One of: {', '.join(TriagePriority.values)}."})
     now = timezone.now()
@@ -44,6 +54,7 @@ def _add(*, patient, practitioner, by, appointment=None, location: str = "", pri
         patient=patient,
         practitioner=practitioner,
         location=location[:120],
+        reason=reason,
         day=day,
         arrived_at=now,
         priority=priority,
@@ -85,15 +96,24 @@ def queue_check_in(*, appointment, by) -> QueueEntry:
 
 
 def queue_add_walk_in(
-    *, patient, practitioner, by, location: str = "", priority: str = TriagePriority.NON_URGENT, request=None
+    *,
+    patient,
+    practitioner,
+    by,
+    location: str = "",
+    reason: str = "",
+    priority: str = TriagePriority.NON_URGENT,
+    request=None,
 ) -> QueueEntry:
-    """Add a walk-in `patient` (no appointment) to today's queue of `practitioner`, arriving now.
-    Raises ValidationError for an unknown `priority`. Audited ("create")."""
+    """Add a walk-in `patient` (no appointment) to today's queue of `practitioner`, arriving now, with an
+    optional free-text `reason` (≤ 200 characters). Raises ValidationError for an unknown `priority` or
+    an over-long reason. Audited ("create")."""
     with transaction.atomic():
         return _add(
             patient=patient,
             practitioner=practitioner,
             location=location,
+            reason=reason,
             priority=priority,
             by=by,
             request=request,

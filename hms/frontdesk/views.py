@@ -4,6 +4,10 @@
   (or sees every queue); doctors and nurses see their own. The table is a partial
   (`/frontdesk/queue/table/`) that the page re-reads whenever the WebSocket says the queue changed and
   after every reconnect (plus once a minute), so a missed push loses nothing.
+- `POST /frontdesk/queue/walk-in/` (receptionist, admin, nurse): add a walk-in (patient id, practitioner,
+  priority, reason); `GET /frontdesk/queue/walk-in/patients/?q=` is its search-as-you-type patient picker
+  (the portal's patient search rule, `hms.portal.queries.patients_matching`, rendered as radio choices; the
+  portal's own partial links to charts, so it cannot be a form field). Both answer htmx with partials.
 - `POST /frontdesk/queue/<id>/priority/` (receptionist, admin, nurse) and `POST /frontdesk/queue/call-next/`
   (doctor for self; reception/admin for the practitioner shown) answer with the refreshed table.
 """
@@ -19,11 +23,13 @@ from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
 from hms.core.errors import Conflict
+from hms.patients.selectors import patient_get
+from hms.portal import queries as portal_queries
 from hms.portal.access import role_required
 from hms.staff.models import Practitioner, PractitionerRole
 
 from . import selectors, services
-from .api import queue_practitioner_for_call
+from .api import WALK_IN_ROLES, queue_practitioner_for_call, walk_in_location, walk_in_practitioner
 from .live import queue_group
 from .models import QueueEntry, TriagePriority
 
@@ -90,6 +96,7 @@ def queue_page(request):
             "ws_path": f"/ws/queue/{pid}/" if pid else "/ws/queue/",
             "ws_group": queue_group(pid),
             "choose_practitioner": request.user.role in selectors.ALL_QUEUES_ROLES,
+            "can_add_walk_in": request.user.role in WALK_IN_ROLES,
             "practitioners": Practitioner.objects.filter(active=True, role=PractitionerRole.DOCTOR).only(
                 "id", "prefix", "given_names", "family_name"
             ),
@@ -154,3 +161,59 @@ def queue_call_next(request):
     entry = QueueEntry.objects.select_related("patient").get(pk=entry.pk)
     name = f"{entry.patient.given_names} {entry.patient.family_name}".strip()
     return _after_write(request, practitioner, notice=f"Called {name}.")
+
+
+@require_GET
+@role_required(*WALK_IN_ROLES)
+def queue_walk_in_patients(request):
+    """/frontdesk/queue/walk-in/patients/?q=: patients the caller may see matching `q` (name prefixes, MRN,
+    phone, date of birth; ≤ 25) as radio choices of the walk-in form. Audited with the patients shown."""
+    query = request.GET.get("q", "").strip()[:100]
+    results = portal_queries.patients_matching(request.user, query) if query else None
+    if results is not None:
+        with transaction.atomic():
+            audit_record(
+                action=AuditAction.SEARCH,
+                request=request,
+                patients=results,
+                channel="web",
+                detail={"view": "queue_walk_in_patients", "returned": len(results)},
+            )
+    return render(
+        request,
+        "frontdesk/_walk_in_patients.html",
+        {"results": results, "query": query, "limit": portal_queries.SEARCH_LIMIT},
+    )
+
+
+@require_POST
+@role_required(*WALK_IN_ROLES)
+def queue_walk_in(request):
+    """POST patient=<id>&practitioner=<id>&priority=<code>&reason=: add a walk-in to today's queue.
+    A patient the caller may not see is 404; other problems come back as a notice above the table."""
+    shown = _practitioner_shown(request, request.POST.get("view_practitioner"))
+    if not request.POST.get("patient"):
+        return _after_write(request, shown, notice="Choose the patient.")
+    patient = patient_get(request.user, request.POST["patient"])  # NotFoundOrForbidden -> 404
+    try:
+        practitioner_id = int(request.POST.get("practitioner", ""))
+    except ValueError:
+        return _after_write(request, shown, notice="Choose the practitioner.")
+    reason = request.POST.get("reason", "").strip()
+    try:
+        if not 0 < practitioner_id < 2**63:
+            raise ValidationError({"practitioner": "Unknown practitioner."})
+        practitioner = walk_in_practitioner(practitioner_id)
+        services.queue_add_walk_in(
+            patient=patient,
+            practitioner=practitioner,
+            location=walk_in_location(practitioner),
+            reason=reason,
+            priority=request.POST.get("priority", TriagePriority.NON_URGENT),
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as exc:
+        return _after_write(request, shown, notice=" ".join(exc.messages))
+    name = f"{patient.given_names} {patient.family_name}".strip()
+    return _after_write(request, shown, notice=f"{name} added to the queue of {practitioner.display_name}.")
