@@ -114,6 +114,7 @@ HOSPITAL_NAME = env("HOSPITAL_NAME", default="Asclepius General Hospital")
 HOSPITAL_CURRENCY = env("HOSPITAL_CURRENCY", default="USD")
 # Cancelling an appointment less than this many hours before its start is flagged `late_cancellation`.
 APPOINTMENT_CANCEL_NOTICE_HOURS = env.int("APPOINTMENT_CANCEL_NOTICE_HOURS", default=24)
+BOOKING_HORIZON_DAYS = env.int("BOOKING_HORIZON_DAYS", default=365)  # how far ahead one may book
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

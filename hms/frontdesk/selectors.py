@@ -9,11 +9,15 @@
 An entry outside the scope answers like a missing one (`NotFoundOrForbidden`, 404). Callers write the
 AuditEvent (queue rows name patients).
 
-Expected waiting time (`queue_board`): each open entry ahead of a waiting patient (the one in
-consultation included) counts for the practitioner's average consultation length over the last
-`AVERAGE_WINDOW_DAYS` days (`consultation_minutes_average`: start → end of consultation of the
-fulfilled appointments); with no such history, for that entry's own service length
-(`ServiceType.default_minutes`, `WALK_IN_MINUTES` for a walk-in).
+Expected waiting time (`queue_board`, `expected_wait_for_new`): each open entry ahead of a waiting
+patient (the one in consultation included) counts for `entry_estimate_minutes`:
+
+- the entry's service length S (`ServiceType.default_minutes`, `WALK_IN_MINUTES` for a walk-in) when
+  the practitioner has fewer than `AVERAGE_MIN_SAMPLES` (3) finished consultations in the last
+  `AVERAGE_WINDOW_DAYS` days (one unusually short or long visit must not drive the estimate);
+- otherwise the practitioner's mean consultation length A over that window
+  (`consultation_minutes_average`: start → end of consultation of the fulfilled appointments),
+  floored at `ESTIMATE_FLOOR_MINUTES` (5) and at S / 2: max(A, 5, S / 2).
 """
 
 import datetime as dt
@@ -34,6 +38,8 @@ ALL_QUEUES_ROLES = frozenset({Role.RECEPTIONIST, Role.ADMIN})
 QUEUE_ROLES = ALL_QUEUES_ROLES | {Role.DOCTOR, Role.NURSE}
 AVERAGE_WINDOW_DAYS = 14
 AVERAGE_MAX_ROWS = 500
+AVERAGE_MIN_SAMPLES = 3
+ESTIMATE_FLOOR_MINUTES = 5
 WALK_IN_MINUTES = 15
 
 
@@ -86,9 +92,19 @@ def queue_entry_get(user, entry_id) -> QueueEntry:
     return entry
 
 
-def consultation_minutes_average(practitioner_id: int, *, now: dt.datetime | None = None) -> float | None:
+@dataclass(frozen=True)
+class ConsultationAverage:
+    """`minutes`: mean consultation length (float minutes, None without samples); `samples`: how many
+    finished consultations it is based on."""
+
+    minutes: float | None
+    samples: int
+
+
+def consultation_average(practitioner_id: int, *, now: dt.datetime | None = None) -> ConsultationAverage:
     """Mean minutes from start to end of consultation of the practitioner's fulfilled appointments that
-    ended in the last `AVERAGE_WINDOW_DAYS` days (at most the latest `AVERAGE_MAX_ROWS`); None if none."""
+    ended in the last `AVERAGE_WINDOW_DAYS` days (at most the latest `AVERAGE_MAX_ROWS`), with the
+    number of consultations it is based on."""
     now = now or timezone.now()
     rows = (
         QueueEntry.objects.filter(
@@ -102,13 +118,28 @@ def consultation_minutes_average(practitioner_id: int, *, now: dt.datetime | Non
         .values_list("started_at", "finished_at")[:AVERAGE_MAX_ROWS]
     )
     lengths = [(end - start).total_seconds() / 60 for start, end in rows if end >= start]
-    return sum(lengths) / len(lengths) if lengths else None
+    return ConsultationAverage(sum(lengths) / len(lengths) if lengths else None, len(lengths))
+
+
+def consultation_minutes_average(practitioner_id: int, *, now: dt.datetime | None = None) -> float | None:
+    """The mean of `consultation_average` in minutes (float), None without any consultation."""
+    return consultation_average(practitioner_id, now=now).minutes
 
 
 def _service_minutes(entry: QueueEntry) -> int:
     if entry.appointment_id is not None:
         return entry.appointment.service_type.default_minutes
     return WALK_IN_MINUTES
+
+
+def entry_estimate_minutes(average: ConsultationAverage, entry: QueueEntry) -> float:
+    """Minutes `entry` is expected to occupy the practitioner (see module docstring): its service
+    length S when `average` has fewer than `AVERAGE_MIN_SAMPLES` samples, else
+    max(average, `ESTIMATE_FLOOR_MINUTES`, S / 2)."""
+    service = _service_minutes(entry)
+    if average.minutes is None or average.samples < AVERAGE_MIN_SAMPLES:
+        return float(service)
+    return max(average.minutes, float(ESTIMATE_FLOOR_MINUTES), service / 2)
 
 
 @dataclass(frozen=True)
@@ -139,7 +170,7 @@ def queue_board(entries, *, now: dt.datetime | None = None) -> list[BoardRow]:
             by_practitioner.setdefault(entry.practitioner_id, []).append(entry)
     rows: list[BoardRow] = []
     for pid, group in by_practitioner.items():
-        average = consultation_minutes_average(pid, now=now)
+        average = consultation_average(pid, now=now)
         ahead_minutes = 0.0
         position = 0
         for entry in sorted(group, key=_order_key):
@@ -150,7 +181,7 @@ def queue_board(entries, *, now: dt.datetime | None = None) -> list[BoardRow]:
                 rows.append(BoardRow(entry, position, waited, round(ahead_minutes)))
             else:
                 rows.append(BoardRow(entry, None, waited, 0))
-            ahead_minutes += average if average is not None else _service_minutes(entry)
+            ahead_minutes += entry_estimate_minutes(average, entry)
     return sorted(
         rows, key=lambda r: (r.entry.practitioner.display_name, r.entry.practitioner_id, _order_key(r.entry))
     )
@@ -158,11 +189,11 @@ def queue_board(entries, *, now: dt.datetime | None = None) -> list[BoardRow]:
 
 def expected_wait_for_new(practitioner_id: int, day: dt.date) -> int:
     """Minutes a patient joining the practitioner's queue of `day` now can expect to wait: every open
-    entry already there counts for the average consultation length (or its own service length)."""
-    average = consultation_minutes_average(practitioner_id)
+    entry already there counts for `entry_estimate_minutes` (see module docstring)."""
+    average = consultation_average(practitioner_id)
     total = 0.0
     for entry in QueueEntry.objects.filter(
         practitioner_id=practitioner_id, day=day, status__in=OPEN_STATUSES
     ).select_related("appointment__service_type"):
-        total += average if average is not None else _service_minutes(entry)
+        total += entry_estimate_minutes(average, entry)
     return round(total)

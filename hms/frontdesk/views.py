@@ -15,6 +15,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -38,16 +39,48 @@ PRIORITY_ROLES = frozenset({Role.RECEPTIONIST, Role.ADMIN, Role.NURSE})
 CALL_ROLES = frozenset({Role.DOCTOR, Role.RECEPTIONIST, Role.ADMIN})
 
 
-def _practitioner_shown(request, raw) -> Practitioner | None:
-    """Whose queue the page shows: a clinician's own; for reception the one asked for (None = all)."""
+BAD_PRACTITIONER_NOTICE = "Unknown practitioner {raw!r}: showing all practitioners instead."
+
+
+def _practitioner_choice(request, raw) -> tuple[Practitioner | None, str]:
+    """Whose queue the page shows, and a notice for the user when the requested one was refused.
+
+    A clinician always sees their own queue. Reception sees the practitioner asked for; with nothing
+    asked for, all queues (notice ""); with a non-numeric, out-of-range or unknown id, all queues and
+    the notice `BAD_PRACTITIONER_NOTICE` (never a 500)."""
     user = request.user
     if user.role in (Role.DOCTOR, Role.NURSE):
-        return getattr(user, "practitioner", None)
+        return getattr(user, "practitioner", None), ""
+    if raw in (None, ""):
+        return None, ""
     try:
         pk = int(raw)
     except (TypeError, ValueError):
-        return None
-    return Practitioner.objects.filter(pk=pk).first() if 0 < pk < 2**63 else None
+        pk = 0
+    practitioner = Practitioner.objects.filter(pk=pk).first() if 0 < pk < 2**63 else None
+    if practitioner is None:
+        return None, BAD_PRACTITIONER_NOTICE.format(raw=str(raw)[:40])
+    return practitioner, ""
+
+
+def _practitioner_shown(request, raw) -> Practitioner | None:
+    """Whose queue the page shows: a clinician's own; for reception the one asked for (None = all)."""
+    return _practitioner_choice(request, raw)[0]
+
+
+def _practitioners_for_picker(shown: Practitioner | None):
+    """Doctors worth offering in the drop-downs: active ones with an active schedule or with a queue
+    entry today (plus the one shown), ordered by name; not every imported practitioner."""
+    today = selectors.hospital_today()
+    condition = Q(schedule__active=True) | Q(queue_entries__day=today)
+    if shown is not None:
+        condition |= Q(pk=shown.pk)
+    return (
+        Practitioner.objects.filter(condition, active=True, role=PractitionerRole.DOCTOR)
+        .distinct()
+        .order_by("family_name", "given_names", "id")
+        .only("id", "prefix", "given_names", "family_name")
+    )
 
 
 def _table_context(request, practitioner: Practitioner | None, *, notice: str = "") -> dict:
@@ -88,7 +121,9 @@ def _render_table(request, practitioner, *, notice: str = ""):
 @role_required(*BOARD_ROLES)
 def queue_page(request):
     """/frontdesk/queue/?practitioner=<id>: the live queue board."""
-    practitioner = _practitioner_shown(request, request.GET.get("practitioner"))
+    practitioner, notice = _practitioner_choice(request, request.GET.get("practitioner"))
+    if notice:
+        messages.error(request, notice)
     pid = practitioner.pk if practitioner is not None else None
     context = _table_context(request, practitioner)
     context.update(
@@ -97,9 +132,7 @@ def queue_page(request):
             "ws_group": queue_group(pid),
             "choose_practitioner": request.user.role in selectors.ALL_QUEUES_ROLES,
             "can_add_walk_in": request.user.role in WALK_IN_ROLES,
-            "practitioners": Practitioner.objects.filter(active=True, role=PractitionerRole.DOCTOR).only(
-                "id", "prefix", "given_names", "family_name"
-            ),
+            "practitioners": _practitioners_for_picker(practitioner),
         }
     )
     return render(request, "frontdesk/queue.html", context)
@@ -109,7 +142,8 @@ def queue_page(request):
 @role_required(*BOARD_ROLES)
 def queue_table(request):
     """/frontdesk/queue/table/?practitioner=<id>: the board's table (htmx partial)."""
-    return _render_table(request, _practitioner_shown(request, request.GET.get("practitioner")))
+    practitioner, notice = _practitioner_choice(request, request.GET.get("practitioner"))
+    return _render_table(request, practitioner, notice=notice)
 
 
 def _after_write(request, practitioner, notice: str = ""):

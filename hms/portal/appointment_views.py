@@ -8,6 +8,7 @@ reads, render. Service errors become friendly messages: `ValidationError` (a bro
 """
 
 import datetime as dt
+import zoneinfo
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,7 +24,14 @@ from hms.audit.services import audit_record
 from hms.core.errors import Conflict, NotFoundOrForbidden
 from hms.patients.selectors import patient_get
 from hms.scheduling import services as appointment_services
-from hms.scheduling.models import AppointmentStatus, Channel, ScheduleException, ServiceType
+from hms.scheduling.models import (
+    Appointment,
+    AppointmentStatus,
+    Channel,
+    ExceptionKind,
+    ScheduleException,
+    ServiceType,
+)
 from hms.scheduling.schedule_services import (
     schedule_exception_add,
     schedule_exception_remove,
@@ -54,14 +62,26 @@ def error_messages(exc: Exception) -> list[str]:
     return [str(exc)]
 
 
-def _parse_date(value: str | None, default: dt.date) -> dt.date:
-    """A local date from `?date=YYYY-MM-DD`; a malformed or absurd date falls back to `default`."""
+def _parse_date(value: str | None, default: dt.date, *, request=None) -> dt.date:
+    """A local date from `?date=YYYY-MM-DD`. Missing: `default`. Malformed, or more than
+    `MAX_DAYS_AHEAD` days away from today (either way): refused, `booking.today()` is used instead and,
+    given `request`, an error message says so (Django messages). Never raises."""
+    if not value:
+        return default
+    shown = str(value)[:40]
     try:
-        day = dt.date.fromisoformat(value) if value else default
+        day = dt.date.fromisoformat(value)
     except ValueError:
-        return default
-    if abs((day - booking.today()).days) > MAX_DAYS_AHEAD * 5:
-        return default
+        day = None
+        reason = f"“{shown}” is not a date (use YYYY-MM-DD)"
+    else:
+        if abs((day - booking.today()).days) > MAX_DAYS_AHEAD:
+            day = None
+            reason = f"{shown} is more than a year away"
+    if day is None:
+        if request is not None:
+            messages.error(request, f"{reason}; showing today instead.")
+        return booking.today()
     return day
 
 
@@ -116,7 +136,7 @@ def find_doctor(request):
     free slots over two weeks from `date`. The desk picks the patient first (search as you type)."""
     patient = _booking_patient(request)
     service = _service_from(request.GET.get("service"))
-    day = max(_parse_date(request.GET.get("date"), booking.today()), booking.today())
+    day = max(_parse_date(request.GET.get("date"), booking.today(), request=request), booking.today())
     specialty = (request.GET.get("specialty") or "").strip()[:100]
     results = None
     if service is not None and (patient is not None or request.user.role == Role.PATIENT):
@@ -150,7 +170,7 @@ def doctor_slots(request, pk: int):
     service = _service_from(request.GET.get("service"))
     if service is None:
         raise Http404()
-    day = max(_parse_date(request.GET.get("date"), booking.today()), booking.today())
+    day = max(_parse_date(request.GET.get("date"), booking.today(), request=request), booking.today())
     slots = booking.slots_of_day(practitioner=doctor, service_type=service, day=day)
     _audit_patient_read(request, patient, "doctor_slots")
     context = {
@@ -280,7 +300,7 @@ def reschedule(request, pk: int):
                 messages.success(request, f"Moved to {when:%A %-d %B %Y at %H:%M}.")
                 return redirect(_back_url(request, moved))
     default_day = max(appointment.start.astimezone(booking.hospital_zone()).date(), booking.today())
-    day = max(_parse_date(request.GET.get("date"), default_day), booking.today())
+    day = max(_parse_date(request.GET.get("date"), default_day, request=request), booking.today())
     slots = booking.slots_of_day(
         practitioner=appointment.practitioner, service_type=appointment.service_type, day=day
     )
@@ -351,7 +371,7 @@ def cancel(request, pk: int):
 def reception_day(request):
     """/reception/day/?date=: every doctor as a column with the day's appointments (time, patient,
     status) and a check-in button. One "search" AuditEvent listing the patients shown."""
-    day = _parse_date(request.GET.get("date"), booking.today())
+    day = _parse_date(request.GET.get("date"), booking.today(), request=request)
     columns = booking.reception_day(request.user, day)
     shown = {a.patient_id for c in columns for a in c.appointments}
     audit_record(
@@ -394,7 +414,7 @@ def check_in(request, pk: int):
 def agenda(request):
     """/doctor/agenda/?date=&view=day|week: the clinician's own appointments of one day or of the
     Monday-Sunday week holding `date`, with statuses. One "search" AuditEvent."""
-    day = _parse_date(request.GET.get("date"), booking.today())
+    day = _parse_date(request.GET.get("date"), booking.today(), request=request)
     week = request.GET.get("view") == "week"
     if week:
         first = day - dt.timedelta(days=day.weekday())
@@ -465,6 +485,23 @@ def _schedule_page(request, schedule, *, form, exception_form, status=200):
     return render(request, "portal/appointments/schedule.html", context, status=status)
 
 
+def _booked_during(exception: ScheduleException) -> int:
+    """How many active (not cancelled, no-show or in error) appointments of the schedule's practitioner
+    start on the days of a leave or holiday `exception` (wall-clock days in the schedule's time zone);
+    0 for an extra clinic."""
+    if exception.kind == ExceptionKind.EXTRA:
+        return 0
+    schedule = exception.schedule
+    zone = zoneinfo.ZoneInfo(schedule.time_zone)
+    start = dt.datetime.combine(exception.date_from, dt.time.min, tzinfo=zone)
+    end = dt.datetime.combine(exception.date_to + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
+    return (
+        Appointment.objects.active()
+        .filter(practitioner_id=schedule.practitioner_id, start__gte=start, start__lt=end)
+        .count()
+    )
+
+
 @require_POST
 @role_required(Role.DOCTOR)
 def my_schedule_exception_add(request):
@@ -474,12 +511,21 @@ def my_schedule_exception_add(request):
     if exception_form.is_valid():
         data = exception_form.cleaned_data
         try:
-            schedule_exception_add(schedule=schedule, by=request.user, request=request, **data)
+            exception = schedule_exception_add(schedule=schedule, by=request.user, request=request, **data)
         except ValidationError as exc:
             for msg in error_messages(exc):
                 exception_form.add_error(None, msg)
         else:
             messages.success(request, "Exception added.")
+            booked = _booked_during(exception)
+            if booked:
+                plural = "appointment falls" if booked == 1 else "appointments fall"
+                messages.warning(
+                    request,
+                    f"{booked} booked {plural} in this {exception.get_kind_display().lower()} "
+                    f"({exception.date_from} to {exception.date_to}). They are NOT cancelled: "
+                    "reschedule or cancel them from the agenda.",
+                )
             return redirect(reverse("portal:my_schedule"))
     form = WorkingHoursForm(initial=WorkingHoursForm.initial_for(schedule))
     return _schedule_page(request, schedule, form=form, exception_form=exception_form, status=400)

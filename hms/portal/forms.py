@@ -4,6 +4,8 @@ from django import forms
 
 from hms.patients.models import AdministrativeGender
 
+from .booking import today
+
 
 class PatientSearchForm(forms.Form):
     """`q`: part of a family or given name, an MRN, or a phone number (≤ 100 characters)."""
@@ -156,3 +158,10 @@ class ScheduleExceptionForm(forms.Form):
         label="Extra clinic until", required=False, widget=forms.TimeInput(attrs={"type": "time"})
     )
     reason = forms.CharField(label="Note", max_length=200, required=False)
+
+    def clean_date_from(self):
+        """Exceptions start today or later: a leave (or any exception) in the past is refused."""
+        value = self.cleaned_data["date_from"]
+        if value < today():
+            raise forms.ValidationError(f"{value:%Y-%m-%d} is in the past; exceptions start today or later.")
+        return value

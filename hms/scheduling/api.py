@@ -17,6 +17,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.generics import GenericAPIView
@@ -35,6 +36,40 @@ from .availability import schedule_zone
 from .models import Appointment, AppointmentChange, AppointmentStatus, BookableResource, Channel, ServiceType
 
 MAX_ID = 2**63 - 1
+# Local dates accepted in queries: far enough for any real use, far from datetime's limits (year 1/9999),
+# so that day ranges never overflow.
+DATE_MIN = dt.date(1900, 1, 1)
+DATE_MAX = dt.date(2999, 12, 31)
+NAIVE_HELP = (
+    "ISO 8601; without an offset it is read in the hospital's time zone (settings.HOSPITAL_TIME_ZONE)."
+)
+
+
+class HospitalDateTimeField(serializers.DateTimeField):
+    """A DateTimeField that reads naive input in `settings.HOSPITAL_TIME_ZONE` (resolved at call time)."""
+
+    def default_timezone(self):
+        return zoneinfo.ZoneInfo(settings.HOSPITAL_TIME_ZONE)
+
+
+class LocalDateField(serializers.DateField):
+    """A DateField limited to [DATE_MIN, DATE_MAX] (400 outside, never an overflow further down)."""
+
+    def to_internal_value(self, value):
+        day = super().to_internal_value(value)
+        if not DATE_MIN <= day <= DATE_MAX:
+            raise serializers.ValidationError(f"Must be between {DATE_MIN} and {DATE_MAX}.")
+        return day
+
+
+def hospital_today() -> dt.date:
+    return timezone.now().astimezone(zoneinfo.ZoneInfo(settings.HOSPITAL_TIME_ZONE)).date()
+
+
+def horizon_date() -> dt.date:
+    """The last local date (hospital zone) inside the booking horizon."""
+    return hospital_today() + dt.timedelta(days=settings.BOOKING_HORIZON_DAYS)
+
 
 # ---------------------------------------------------------------- output serializers
 
@@ -148,7 +183,7 @@ class AppointmentCreateInput(StrictSerializer):
     )
     practitioner = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     service = serializers.CharField(max_length=64, help_text="ServiceType code.")
-    start = serializers.DateTimeField(help_text="ISO 8601 with offset; a slot start from the slots endpoint.")
+    start = HospitalDateTimeField(help_text=f"A slot start from the slots endpoint. {NAIVE_HELP}")
     resource = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     channel = serializers.CharField(
@@ -162,8 +197,21 @@ class AppointmentCreateInput(StrictSerializer):
 
 
 class RescheduleInput(StrictSerializer):
-    start = serializers.DateTimeField(help_text="The new start, a free slot of the same practitioner.")
+    start = HospitalDateTimeField(
+        help_text=f"The new start, a free slot of the same practitioner. {NAIVE_HELP}"
+    )
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            extra = sorted(set(data) - set(self.fields))
+            if extra:
+                message = (
+                    "Only the time (start) can be changed; cancel and book again to change the doctor, "
+                    "service or resource."
+                )
+                raise serializers.ValidationError(dict.fromkeys(extra, message))
+        return super().to_internal_value(data)
 
 
 class CancelInput(StrictSerializer):
@@ -177,15 +225,15 @@ class StatusChangeInput(StrictSerializer):
 class AutoAssignInput(StrictSerializer):
     specialty = serializers.CharField(max_length=100, help_text="SNOMED CT code or part of the name.")
     service = serializers.CharField(max_length=64, help_text="ServiceType code.")
-    window_start = serializers.DateTimeField()
-    window_end = serializers.DateTimeField()
+    window_start = HospitalDateTimeField(help_text=NAIVE_HELP)
+    window_end = HospitalDateTimeField(help_text=NAIVE_HELP)
     patient = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class SlotsQuery(StrictSerializer):
-    date_from = serializers.DateField()
-    date_to = serializers.DateField(required=False)
+    date_from = LocalDateField()
+    date_to = LocalDateField(required=False)
     service = serializers.CharField(max_length=64)
 
     def validate(self, attrs):
@@ -194,13 +242,19 @@ class SlotsQuery(StrictSerializer):
             raise serializers.ValidationError({"to": "Must not be before from."})
         if (attrs["date_to"] - attrs["date_from"]).days >= selectors.MAX_SLOT_RANGE_DAYS:
             raise serializers.ValidationError({"to": f"At most {selectors.MAX_SLOT_RANGE_DAYS} days."})
+        last = horizon_date()
+        for key, name in (("date_from", "from"), ("date_to", "to")):
+            if attrs[key] > last:
+                raise serializers.ValidationError(
+                    {name: f"{services.horizon_message()} (last date: {last})."}
+                )
         return attrs
 
 
 class AppointmentListQuery(StrictSerializer):
-    date = serializers.DateField(required=False, help_text="Local date in the hospital's time zone.")
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    date = LocalDateField(required=False, help_text="Local date in the hospital's time zone.")
+    date_from = LocalDateField(required=False)
+    date_to = LocalDateField(required=False)
     doctor = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     patient = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     status = serializers.ChoiceField(choices=AppointmentStatus.choices, required=False)

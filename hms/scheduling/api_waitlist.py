@@ -25,8 +25,9 @@ from hms.staff.models import Specialty
 from hms.staff.selectors import doctor_get
 
 from . import waitlist
-from .api import MAX_ID, AppointmentOutputSerializer, _booking_patient, _service
+from .api import MAX_ID, AppointmentOutputSerializer, LocalDateField, _booking_patient, _service, horizon_date
 from .models import Channel, WaitlistEntry, WaitlistStatus
+from .services import horizon_message
 
 WRITERS = (Role.PATIENT, Role.RECEPTIONIST, Role.ADMIN)
 
@@ -113,8 +114,8 @@ class WaitlistJoinInput(StrictSerializer):
     practitioner = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     specialty = serializers.CharField(max_length=32, required=False, help_text="SNOMED CT code.")
     service = serializers.CharField(max_length=64, required=False, help_text="ServiceType code (optional).")
-    date_from = serializers.DateField(help_text="First local date of the preferred window.")
-    date_to = serializers.DateField(help_text="Last local date, inclusive.")
+    date_from = LocalDateField(help_text="First local date of the preferred window.")
+    date_to = LocalDateField(help_text="Last local date, inclusive (within settings.BOOKING_HORIZON_DAYS).")
     time_from = serializers.TimeField(required=False, allow_null=True, default=None)
     time_to = serializers.TimeField(required=False, allow_null=True, default=None)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
@@ -122,6 +123,10 @@ class WaitlistJoinInput(StrictSerializer):
     def validate(self, attrs):
         if ("practitioner" in attrs) == ("specialty" in attrs):
             raise serializers.ValidationError({"practitioner": "Name either a practitioner or a specialty."})
+        last = horizon_date()
+        for name in ("date_from", "date_to"):
+            if attrs[name] > last:
+                raise serializers.ValidationError({name: f"{horizon_message()} (last date: {last})."})
         return attrs
 
 

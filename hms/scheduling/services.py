@@ -47,7 +47,8 @@ TRANSITIONS: dict[str, tuple[str, frozenset[str]]] = {
     S.IN_PROGRESS: ("start", frozenset({S.ARRIVED})),
     S.FULFILLED: ("complete", frozenset({S.IN_PROGRESS})),
     S.NOSHOW: ("no_show", frozenset({S.BOOKED, S.PENDING})),
-    S.CANCELLED: ("cancel", frozenset({S.PROPOSED, S.PENDING, S.BOOKED})),
+    # arrived: the patient left after check-in; the front desk takes them out of the queue.
+    S.CANCELLED: ("cancel", frozenset({S.PROPOSED, S.PENDING, S.BOOKED, S.ARRIVED})),
 }
 MOVABLE = frozenset({S.PROPOSED, S.PENDING, S.BOOKED})
 BOOKABLE_STATUSES = frozenset({S.PROPOSED, S.PENDING, S.BOOKED})
@@ -132,11 +133,22 @@ def _check_free(
             )
 
 
+def booking_horizon(now: dt.datetime | None = None) -> dt.datetime:
+    """The latest instant one may book: now + `settings.BOOKING_HORIZON_DAYS` days (aware)."""
+    return (now or timezone.now()) + dt.timedelta(days=settings.BOOKING_HORIZON_DAYS)
+
+
+def horizon_message() -> str:
+    return f"Appointments can be booked at most {settings.BOOKING_HORIZON_DAYS} days ahead."
+
+
 def _validate_start(start: dt.datetime, *, now: dt.datetime) -> None:
     if timezone.is_naive(start):
         raise ValidationError({"start": "Must include a time zone offset."})
     if start <= now:
         raise ValidationError({"start": "Cannot book in the past."})
+    if start > booking_horizon(now):
+        raise ValidationError({"start": horizon_message()})
 
 
 def _is_overlap_violation(exc: IntegrityError) -> bool:
@@ -232,14 +244,19 @@ def appointment_reschedule(
 ) -> Appointment:
     """Move `appointment` to a new `start` (same practitioner, service, resource; `end` follows the service
     length). Same rules as booking; only proposed, pending or booked appointments move. Leaves an
-    `AppointmentChange` (from → to). Audited ("update")."""
-    _validate_start(start, now=timezone.now())
+    `AppointmentChange` (from → to). Audited ("update"). Moving to the current start is a no-op: the
+    appointment is returned unchanged (no history, audit or notice)."""
+    if timezone.is_naive(start):
+        raise ValidationError({"start": "Must include a time zone offset."})
     try:
         with transaction.atomic():
             schedule = _lock_schedule(practitioner=appointment.practitioner)
             locked = Appointment.objects.select_for_update().get(pk=appointment.pk)
             if locked.status not in MOVABLE:
                 raise ValidationError({"status": f"A {locked.status} appointment cannot be moved."})
+            if locked.start == start:
+                return locked
+            _validate_start(start, now=timezone.now())
             if schedule is None:
                 raise ValidationError({"practitioner": "This practitioner has no schedule open for booking."})
             service_type = locked.service_type
@@ -339,9 +356,9 @@ def _transition(
 
 
 def appointment_cancel(*, appointment: Appointment, by, reason: str, request=None) -> Appointment:
-    """Cancel a proposed, pending or booked appointment; `reason` is required. Flags `late_cancellation`
-    when less than `settings.APPOINTMENT_CANCEL_NOTICE_HOURS` hours remain before the start. Frees the
-    time range at once. Audited ("update")."""
+    """Cancel a proposed, pending, booked or arrived (patient left) appointment; `reason` is required.
+    Flags `late_cancellation` when less than `settings.APPOINTMENT_CANCEL_NOTICE_HOURS` hours remain before
+    the start. Frees the time range at once. Audited ("update")."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the appointment is cancelled."})
@@ -401,8 +418,9 @@ def appointment_auto_assign(
 ) -> Appointment:
     """Book the earliest free slot in [window_start, window_end) among the active doctors of `specialty`
     (SNOMED CT code or part of its name). Ties (same start) go to the doctor with the fewest active bookings
-    that local day, then the lowest id. If the chosen slot is taken meanwhile, the next candidate is tried.
-    Raises ValidationError (400) for a bad window, Conflict (409) when no slot is free."""
+    that local day, then the lowest id. Slots overlapping an active appointment of the patient are skipped.
+    If the chosen slot is taken meanwhile, the next candidate is tried. Raises ValidationError (400) for a bad
+    window (also beyond `settings.BOOKING_HORIZON_DAYS`), Conflict (409) when no slot is free."""
     from hms.staff.selectors import doctors_list
 
     from .selectors import slots_free
@@ -411,6 +429,17 @@ def appointment_auto_assign(
         raise ValidationError({"window_end": "Must be after window_start."})
     if window_end - window_start > dt.timedelta(days=31):
         raise ValidationError({"window_end": "The window may span at most 31 days."})
+    horizon = booking_horizon()
+    if window_start > horizon:
+        raise ValidationError({"window_start": horizon_message()})
+    if window_end > horizon + dt.timedelta(minutes=service_type.default_minutes):
+        raise ValidationError({"window_end": horizon_message()})
+    patient_busy = list(
+        Appointment.objects.active()
+        .filter(patient=patient)
+        .overlapping(window_start, window_end)
+        .values_list("start", "end")
+    )
     candidates = []
     for doctor in doctors_list(specialty=specialty).filter(schedule__active=True):
         zone = schedule_zone(doctor.schedule)
@@ -420,6 +449,8 @@ def appointment_auto_assign(
             date_from=window_start.astimezone(zone).date(),
             date_to=window_end.astimezone(zone).date(),
         ):
+            if any(b0 < end and b1 > start for b0, b1 in patient_busy):
+                continue  # the patient is busy then: keep looking
             if window_start <= start and end <= window_end:
                 day = start.astimezone(zone).date()
                 day_start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
@@ -443,7 +474,6 @@ def appointment_auto_assign(
                 channel=channel,
                 request=request,
             )
-        except Conflict as exc:
-            if exc.payload.get("conflict") == "patient":
-                raise
+        except Conflict:
+            continue  # taken meanwhile (by anyone, the patient included): try the next candidate
     raise Conflict("No free slot in that window for this specialty.", payload={"code": "no_slot"})

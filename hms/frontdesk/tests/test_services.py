@@ -96,16 +96,20 @@ def test_expected_wait_falls_back_to_the_service_length(q_doctor, checked_in):
     assert QueueEntry.objects.order_by("id").last().expected_wait_minutes == 40
 
 
-def test_expected_wait_uses_the_recent_average_consultation(q_doctor, checked_in):
-    """Two recent consultations of 10 and 14 minutes: the average (12) x patients ahead, the one in
-    consultation included."""
-    for hhmm, minutes in (("09:00", 10), ("09:20", 14)):
-        appointment = checked_in(q_doctor, hhmm)
-        scheduling.appointment_start(appointment=appointment, by=q_doctor)
+def _finish_consultations(doctor, checked_in, spec):
+    for hhmm, minutes in spec:
+        appointment = checked_in(doctor, hhmm)
+        scheduling.appointment_start(appointment=appointment, by=doctor)
         QueueEntry.objects.filter(appointment=appointment).update(
             started_at=timezone.now() - dt.timedelta(minutes=minutes)
         )
-        scheduling.appointment_complete(appointment=appointment, by=q_doctor)
+        scheduling.appointment_complete(appointment=appointment, by=doctor)
+
+
+def test_expected_wait_uses_the_recent_average_consultation(q_doctor, checked_in):
+    """Three recent consultations of 10, 12 and 14 minutes: the average (12) x patients ahead, the one
+    in consultation included."""
+    _finish_consultations(q_doctor, checked_in, (("13:00", 10), ("13:20", 12), ("13:40", 14)))
     assert selectors.consultation_minutes_average(q_doctor.practitioner.pk) == pytest.approx(12, abs=0.1)
     in_room = checked_in(q_doctor, "09:40")
     scheduling.appointment_start(appointment=in_room, by=q_doctor)
@@ -113,6 +117,26 @@ def test_expected_wait_uses_the_recent_average_consultation(q_doctor, checked_in
     checked_in(q_doctor, "10:20")
     rows = selectors.queue_board(QueueEntry.objects.filter(practitioner=q_doctor.practitioner))
     assert [(r.position, r.expected_wait_minutes) for r in rows] == [(None, 0), (1, 12), (2, 24)]
+
+
+def test_expected_wait_ignores_too_few_consultations(q_doctor, checked_in):
+    """One 1-minute consultation is not enough history: the 20-minute service length is used."""
+    _finish_consultations(q_doctor, checked_in, (("13:00", 1),))
+    checked_in(q_doctor, "09:00")
+    checked_in(q_doctor, "09:20")
+    rows = selectors.queue_board(QueueEntry.objects.filter(practitioner=q_doctor.practitioner))
+    assert [(r.position, r.expected_wait_minutes) for r in rows] == [(1, 0), (2, 20)]
+    assert QueueEntry.objects.order_by("id").last().expected_wait_minutes == 20
+
+
+def test_expected_wait_is_floored(q_doctor, checked_in):
+    """Three 1-minute consultations: each patient ahead still counts for max(1, 5, 20 / 2) = 10."""
+    _finish_consultations(q_doctor, checked_in, (("13:00", 1), ("13:20", 1), ("13:40", 1)))
+    for hhmm in ("09:00", "09:20", "09:40"):
+        checked_in(q_doctor, hhmm)
+    rows = selectors.queue_board(QueueEntry.objects.filter(practitioner=q_doctor.practitioner))
+    assert [(r.position, r.expected_wait_minutes) for r in rows] == [(1, 0), (2, 10), (3, 20)]
+    assert QueueEntry.objects.order_by("id").last().expected_wait_minutes == 20
 
 
 def test_walk_in_joins_the_queue(q_doctor, receptionist):

@@ -70,3 +70,29 @@ def test_a_doctor_cannot_touch_priorities_and_anonymous_goes_to_login(client, q_
     client.force_login(q_doctor)
     response = client.post(f"/frontdesk/queue/{waiting.pk}/priority/", {"priority": "urgent"})
     assert response.status_code == 403
+
+
+def test_the_picker_lists_only_scheduled_or_queued_practitioners(client, receptionist, q_doctor):
+    """An imported doctor without schedule nor queue today is not offered; one with a queue entry is."""
+    idle = make_user(Role.DOCTOR).practitioner
+    client.force_login(receptionist)
+    html = client.get(PAGE).content.decode()
+    assert f'value="{q_doctor.practitioner.pk}"' in html
+    assert f'value="{idle.pk}"' not in html
+    from hms.core.testing import PatientFactory
+    from hms.frontdesk import services
+
+    services.queue_add_walk_in(patient=PatientFactory(), practitioner=idle, by=receptionist)
+    assert f'value="{idle.pk}"' in client.get(PAGE).content.decode()
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-3", "99999999", "9" * 30])
+def test_a_bad_practitioner_shows_an_error_and_all_queues(client, receptionist, waiting, raw):
+    client.force_login(receptionist)
+    response = client.get(PAGE, {"practitioner": raw})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Unknown practitioner" in html and "all practitioners" in html
+    assert waiting.patient.family_name.upper() in html
+    table = client.get("/frontdesk/queue/table/", {"practitioner": raw}).content.decode()
+    assert "Unknown practitioner" in table
