@@ -14,6 +14,7 @@ for an overlap.
 """
 
 import datetime as dt
+import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -309,6 +310,18 @@ def appointment_reschedule(
     return locked
 
 
+def _is_appointment_day(appointment: Appointment) -> bool:
+    """True when today, in the practitioner's schedule's time zone (settings.HOSPITAL_TIME_ZONE when there is
+    no schedule), is the local day on which `appointment` starts."""
+    name = (
+        Schedule.objects.filter(practitioner_id=appointment.practitioner_id)
+        .values_list("time_zone", flat=True)
+        .first()
+    )
+    zone = zoneinfo.ZoneInfo(name or settings.HOSPITAL_TIME_ZONE)
+    return timezone.localdate(timezone=zone) == timezone.localtime(appointment.start, zone).date()
+
+
 def _transition(
     *, appointment: Appointment, to_status: str, by, request=None, note: str = "", extra: dict | None = None
 ) -> Appointment:
@@ -320,6 +333,8 @@ def _transition(
             raise ValidationError(
                 {"status": f"Cannot {action.replace('_', '-')} an appointment that is {from_status}."}
             )
+        if to_status == S.ARRIVED and not _is_appointment_day(locked):
+            raise ValidationError({"status": "Check-in is only possible on the day of the appointment."})
         if to_status == S.NOSHOW and timezone.now() < locked.start:
             raise ValidationError(
                 {"status": "A no-show can only be recorded once the appointment has started."}
@@ -385,7 +400,9 @@ def appointment_confirm(*, appointment: Appointment, by, note: str = "", request
 
 
 def appointment_check_in(*, appointment: Appointment, by, note: str = "", request=None) -> Appointment:
-    """booked → arrived (the patient is at the front desk)."""
+    """booked → arrived (the patient is at the front desk). Only on the appointment's own day in its
+    schedule's time zone (settings.HOSPITAL_TIME_ZONE without one); otherwise ValidationError (400,
+    field `status`)."""
     return _transition(appointment=appointment, to_status=S.ARRIVED, by=by, note=note, request=request)
 
 

@@ -36,10 +36,11 @@ async def _connect(path: str, headers) -> tuple[WebsocketCommunicator, bool]:
 
 
 @pytest.mark.parametrize("watcher", ["receptionist", "doctor", "all"])
-def test_a_watcher_is_pushed_a_check_in(watcher, q_doctor, book, receptionist):
+def test_a_watcher_is_pushed_a_check_in(watcher, q_doctor, book, receptionist, appointment_day):
     """Reception (one queue or every queue) and the doctor of the queue receive "queue.changed" after a
-    check-in commits."""
+    check-in commits (on the appointment's day)."""
     appointment = book(q_doctor, "09:00")
+    appointment_day.arrive()
     pid = q_doctor.practitioner.pk
     user, path = {
         "receptionist": (receptionist, f"/ws/queue/{pid}/"),

@@ -7,6 +7,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+import time_machine
 
 from hms.accounts.roles import Role
 from hms.core.testing import PatientFactory, make_user
@@ -25,6 +26,25 @@ def at(day: dt.date, hhmm: str) -> dt.datetime:
     """Aware datetime of local New York wall time `hhmm` on `day`."""
     hour, minute = map(int, hhmm.split(":"))
     return dt.datetime.combine(day, dt.time(hour, minute), tzinfo=NY)
+
+
+class AppointmentDay:
+    """A local day that tests book for now and later travel to: `arrive(hhmm)` moves the clock (time_machine,
+    ticking) to New York wall time `hhmm` on `date`, once; `leave()` (fixture teardown) moves it back."""
+
+    def __init__(self, date: dt.date):
+        self.date = date
+        self._traveller = None
+
+    def arrive(self, hhmm: str = "07:00") -> None:
+        if self._traveller is None:
+            self._traveller = time_machine.travel(at(self.date, hhmm), tick=True)
+            self._traveller.start()
+
+    def leave(self) -> None:
+        if self._traveller is not None:
+            self._traveller.stop()
+            self._traveller = None
 
 
 def give_schedule(
@@ -72,6 +92,14 @@ def sched_doctor(db, cardiology):
 @pytest.fixture
 def monday():
     return next_monday()
+
+
+@pytest.fixture
+def appointment_day():
+    """An AppointmentDay on `next_monday()`; the clock is moved back at teardown."""
+    day = AppointmentDay(next_monday())
+    yield day
+    day.leave()
 
 
 @pytest.fixture

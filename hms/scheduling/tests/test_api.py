@@ -179,11 +179,27 @@ def test_list_filters(two_appointments, receptionist, sched_doctor, monday):
     assert client.get("/api/appointments/", {"doctor": "2" * 30}).status_code == 400
 
 
+def test_check_in_is_refused_before_the_day_and_accepted_on_it(
+    two_appointments, receptionist, appointment_day
+):
+    mine, _ = two_appointments
+    url = f"/api/appointments/{mine.pk}/check-in/"
+    res = api_client_for(receptionist).post(url)
+    assert res.status_code == 400
+    assert res.data == {"status": ["Check-in is only possible on the day of the appointment."]}
+    mine.refresh_from_db()
+    assert mine.status == "booked" and not mine.changes.filter(to_status="arrived").exists()
+    appointment_day.arrive("08:30")
+    res = api_client_for(receptionist).post(url)
+    assert res.status_code == 200 and res.data["status"] == "arrived"
+
+
 def test_front_desk_and_doctor_move_an_appointment_through_its_day(
-    two_appointments, receptionist, sched_doctor, patient_user
+    two_appointments, receptionist, sched_doctor, patient_user, appointment_day
 ):
     mine, _ = two_appointments
     url = f"/api/appointments/{mine.pk}"
+    appointment_day.arrive()
     assert api_client_for(patient_user).post(f"{url}/check-in/").status_code == 403
     assert api_client_for(receptionist).post(f"{url}/check-in/").data["status"] == "arrived"
     assert api_client_for(receptionist).post(f"{url}/start/").status_code == 403

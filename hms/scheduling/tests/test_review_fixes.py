@@ -106,7 +106,8 @@ def test_naive_input_is_read_in_the_hospital_zone(sched_doctor, consult, monday,
     assert res.data["start"] == at(monday, "09:00").astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def test_an_arrived_patient_who_left_can_be_cancelled(booked, receptionist):
+def test_an_arrived_patient_who_left_can_be_cancelled(booked, receptionist, appointment_day):
+    appointment_day.arrive()
     arrived = services.appointment_check_in(appointment=booked, by=receptionist)
     client = api_client_for(receptionist)
     assert client.post(f"/api/appointments/{arrived.pk}/cancel/", {}).status_code == 400

@@ -2,8 +2,10 @@
 
 import datetime as dt
 import itertools
+import zoneinfo
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone
@@ -19,6 +21,7 @@ from hms.scheduling.models import (
     BookableResource,
     ExceptionKind,
     ResourceKind,
+    Schedule,
     ScheduleException,
 )
 from hms.scheduling.selectors import slots_free
@@ -218,8 +221,9 @@ def test_cancel_frees_the_slot_and_flags_late(sched_doctor, a_patient, consult, 
         services.appointment_cancel(appointment=again, by=booker, reason="twice")
 
 
-def test_transition_table(sched_doctor, a_patient, consult, monday, booker):
+def test_transition_table(sched_doctor, a_patient, consult, monday, booker, appointment_day):
     appt = book(sched_doctor, a_patient, consult, at(monday, "09:00"), booker, status="pending")
+    appointment_day.arrive()
     with pytest.raises(ValidationError, match="Cannot check-in"):
         services.appointment_check_in(appointment=appt, by=booker)
     by = sched_doctor
@@ -357,3 +361,33 @@ def test_a_room_with_its_own_schedule_is_booked_only_when_open(sched_doctor, a_p
             resource=room,
         )
     assert "resource" in refused.value.message_dict
+
+
+def test_check_in_only_on_the_day_in_the_schedules_time_zone(a_patient, consult, monday, booker):
+    """09:00 Monday in Tokyo is 19:00 Sunday in New York: the Tokyo day counts, not the hospital's."""
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    doctor = make_user(Role.DOCTOR)
+    give_schedule(doctor.practitioner, time_zone="Asia/Tokyo")
+    appt = book(doctor, a_patient, consult, dt.datetime.combine(monday, dt.time(9), tzinfo=tokyo), booker)
+    sunday_evening_tokyo = dt.datetime.combine(monday - dt.timedelta(days=1), dt.time(23), tzinfo=tokyo)
+    with time_machine.travel(sunday_evening_tokyo, tick=False), pytest.raises(ValidationError) as err:
+        services.appointment_check_in(appointment=appt, by=booker)
+    assert err.value.message_dict == {"status": ["Check-in is only possible on the day of the appointment."]}
+    appt.refresh_from_db()
+    assert appt.status == "booked"
+    with time_machine.travel(dt.datetime.combine(monday, dt.time(8), tzinfo=tokyo), tick=False):
+        assert services.appointment_check_in(appointment=appt, by=booker).status == "arrived"
+
+
+@override_settings(HOSPITAL_TIME_ZONE="America/New_York")
+def test_check_in_day_falls_back_to_the_hospital_time_zone(a_patient, consult, monday, booker):
+    """Without a schedule the hospital's zone decides: 23:00 Sunday Tokyo is Sunday in New York, the
+    appointment's (New York) day."""
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    doctor = make_user(Role.DOCTOR)
+    give_schedule(doctor.practitioner, time_zone="Asia/Tokyo")
+    appt = book(doctor, a_patient, consult, dt.datetime.combine(monday, dt.time(9), tzinfo=tokyo), booker)
+    Schedule.objects.filter(practitioner=doctor.practitioner).delete()
+    sunday_evening_tokyo = dt.datetime.combine(monday - dt.timedelta(days=1), dt.time(23), tzinfo=tokyo)
+    with time_machine.travel(sunday_evening_tokyo, tick=False):
+        assert services.appointment_check_in(appointment=appt, by=booker).status == "arrived"
