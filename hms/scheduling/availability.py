@@ -1,9 +1,14 @@
 """Working windows and the slot grid of a schedule, computed in the schedule's own time zone.
 
-Wall-clock arithmetic is done on naive local times, then each time is attached to the zone. Across a
+A window's local start and end times are turned into real instants once (`local_instant`), then slots are
+laid in elapsed time from the start instant while they fit before the end instant. Across a
 daylight-saving change this keeps a 09:00-12:00 clinic at 09:00-12:00 local time. A wall-clock time that
-does not exist (spring forward, 02:00-03:00 in America/New_York) yields no slot; one that exists twice
-(fall back, 01:00-02:00) yields one slot, its first occurrence (`fold=0`): none lost, none duplicated.
+does not exist (spring forward, 02:00-03:00 in America/New_York) yields no slot; an hour that exists twice
+(fall back, 01:00-02:00) yields slots in both occurrences (01:00 EDT, 01:30 EDT, 01:00 EST, 01:30 EST).
+
+Slot datetimes carry a fixed-offset tzinfo (`dt.timezone(offset, "EDT")`) rather than the ZoneInfo: an
+ambiguous ZoneInfo time (`fold=1`) never compares equal to a datetime of another zone (PEP 495), which
+would make the second 01:00 unbookable.
 """
 
 import datetime as dt
@@ -26,6 +31,30 @@ def _exists(local: dt.datetime) -> bool:
     return local.astimezone(dt.UTC).astimezone(local.tzinfo).replace(tzinfo=None) == local.replace(
         tzinfo=None
     )
+
+
+def local_instant(day: dt.date, time: dt.time, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """The real instant (aware, in `zone`) of local wall time `time` on `day`: its first occurrence when
+    it exists twice; the moment of the change (e.g. 03:00 EDT) when it falls in a spring-forward gap."""
+    local = dt.datetime.combine(day, time, tzinfo=zone)
+    if _exists(local):
+        return local
+    low = local.replace(fold=1).astimezone(dt.UTC)  # resolved with the offset after the change: earlier
+    high = local.replace(fold=0).astimezone(dt.UTC)  # resolved with the offset before: later
+    after = high.astimezone(zone).utcoffset()
+    while high - low > dt.timedelta(seconds=1):  # the change is in (low, high]: bisect to the second
+        mid = low + (high - low) / 2
+        if mid.astimezone(zone).utcoffset() == after:
+            high = mid
+        else:
+            low = mid
+    return high.replace(microsecond=0).astimezone(zone)
+
+
+def _fixed(instant: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    """`instant` in `zone`'s local time, with a fixed-offset tzinfo named like the zone's (e.g. "EST")."""
+    local = instant.astimezone(zone)
+    return local.astimezone(dt.timezone(local.utcoffset(), local.tzname()))
 
 
 def schedule_zone(schedule: Schedule) -> zoneinfo.ZoneInfo:
@@ -64,33 +93,26 @@ class ScheduleCalendar:
         ]
         out = []
         for start, end in sorted(ranges):
-            out.append(
-                Window(
-                    dt.datetime.combine(day, start, tzinfo=self.zone),
-                    dt.datetime.combine(day, end, tzinfo=self.zone),
-                )
-            )
+            out.append(Window(local_instant(day, start, self.zone), local_instant(day, end, self.zone)))
         return out
 
     def grid(
         self, day: dt.date, *, minutes: int, buffer_minutes: int
     ) -> list[tuple[dt.datetime, dt.datetime]]:
-        """Candidate slots of `day`: (start, end) aware, in the schedule's zone, every `minutes + buffer`
-        wall-clock minutes from each window's start while the slot fits; sorted, no duplicates."""
+        """Candidate slots of `day`: (start, end) aware, local time of the schedule's zone with a fixed
+        offset, every `minutes + buffer` elapsed minutes from each window's real start instant while the
+        slot ends by the window's real end instant; sorted by instant, no duplicates."""
         step = dt.timedelta(minutes=minutes + buffer_minutes)
         length = dt.timedelta(minutes=minutes)
         seen: set[dt.datetime] = set()
         out = []
         for window in self.windows(day):
-            wall = window.start.replace(tzinfo=None)
-            wall_end = window.end.replace(tzinfo=None)
-            while wall + length <= wall_end:
-                local = wall.replace(tzinfo=self.zone)
-                if _exists(local):
-                    start_utc = local.astimezone(dt.UTC)
-                    if start_utc not in seen:
-                        seen.add(start_utc)
-                        out.append((local, (start_utc + length).astimezone(self.zone)))
-                wall += step
+            start = window.start.astimezone(dt.UTC)
+            end = window.end.astimezone(dt.UTC)
+            while start + length <= end:
+                if start not in seen:
+                    seen.add(start)
+                    out.append((_fixed(start, self.zone), _fixed(start + length, self.zone)))
+                start += step
         out.sort(key=lambda pair: pair[0])
         return out

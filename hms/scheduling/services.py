@@ -67,6 +67,12 @@ def _lock_schedule(*, practitioner=None, resource=None) -> Schedule | None:
     return qs.first()
 
 
+def _slot_end(start: dt.datetime, minutes: int) -> dt.datetime:
+    """`start` + `minutes` of elapsed time (aware arithmetic in UTC: across a daylight-saving change a
+    20-minute visit lasts 20 real minutes), in `start`'s zone."""
+    return (start.astimezone(dt.UTC) + dt.timedelta(minutes=minutes)).astimezone(start.tzinfo)
+
+
 def _check_slot(*, schedule: Schedule, service_type: ServiceType, start: dt.datetime, field: str = "start"):
     """Raise ValidationError unless `start` is one of the schedule's grid slots for `service_type`."""
     zone = schedule_zone(schedule)
@@ -77,7 +83,7 @@ def _check_slot(*, schedule: Schedule, service_type: ServiceType, start: dt.date
         raise ValidationError(
             {field: f"The practitioner is not available on {day} ({closed.get_kind_display()})."}
         )
-    end = start + dt.timedelta(minutes=service_type.default_minutes)
+    end = _slot_end(start, service_type.default_minutes)
     windows = calendar.windows(day)
     if not any(w.start <= start and end <= w.end for w in windows):
         hours = ", ".join(f"{w.start:%H:%M}-{w.end:%H:%M}" for w in windows) or "none"
@@ -85,7 +91,7 @@ def _check_slot(*, schedule: Schedule, service_type: ServiceType, start: dt.date
             {field: f"Outside the practitioner's working hours on {day} ({schedule.time_zone}: {hours})."}
         )
     grid = calendar.grid(day, minutes=service_type.default_minutes, buffer_minutes=schedule.buffer_minutes)
-    if not any(s == start for s, _ in grid):
+    if not any(s.astimezone(dt.UTC) == start.astimezone(dt.UTC) for s, _ in grid):
         raise ValidationError(
             {field: f"Not aligned to a {service_type.default_minutes}-minute slot of this schedule."}
         )
@@ -183,7 +189,7 @@ def appointment_book(
     if resource is not None and not resource.active:
         raise ValidationError({"resource": "This resource is not bookable."})
     _validate_start(start, now=timezone.now())
-    end = start + dt.timedelta(minutes=service_type.default_minutes)
+    end = _slot_end(start, service_type.default_minutes)
     try:
         with transaction.atomic():
             schedule = _lock_schedule(practitioner=practitioner)
@@ -261,7 +267,7 @@ def appointment_reschedule(
             if schedule is None:
                 raise ValidationError({"practitioner": "This practitioner has no schedule open for booking."})
             service_type = locked.service_type
-            end = start + dt.timedelta(minutes=service_type.default_minutes)
+            end = _slot_end(start, service_type.default_minutes)
             if locked.resource_id:
                 _check_resource_open(_lock_schedule(resource=locked.resource), start=start, end=end)
             _check_slot(schedule=schedule, service_type=service_type, start=start)
