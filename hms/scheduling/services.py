@@ -17,10 +17,11 @@ import datetime as dt
 import zoneinfo
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
 from hms.core.errors import Conflict
@@ -65,6 +66,17 @@ def _lock_schedule(*, practitioner=None, resource=None) -> Schedule | None:
     qs = Schedule.objects.select_for_update().filter(active=True)
     qs = qs.filter(practitioner=practitioner) if practitioner is not None else qs.filter(resource=resource)
     return qs.first()
+
+
+def _check_booker(*, by, practitioner, channel: str) -> None:
+    """Who may book what: a doctor books only into their own diary (PermissionDenied, 403; reception books
+    for every doctor), and a patient books only online (`web` or `api`; phone and walk-in are the front
+    desk's channels, ValidationError 400), so channel statistics stay true."""
+    role = getattr(by, "role", None)
+    if role == Role.DOCTOR and getattr(getattr(by, "practitioner", None), "pk", None) != practitioner.pk:
+        raise PermissionDenied("A doctor can book only into their own diary; reception books for colleagues.")
+    if role == Role.PATIENT and channel not in (Channel.WEB, Channel.API):
+        raise ValidationError({"channel": "Patients book online: web or api."})
 
 
 def _slot_end(start: dt.datetime, minutes: int) -> dt.datetime:
@@ -189,6 +201,7 @@ def appointment_book(
     if resource is not None and not resource.active:
         raise ValidationError({"resource": "This resource is not bookable."})
     _validate_start(start, now=timezone.now())
+    _check_booker(by=by, practitioner=practitioner, channel=channel)
     end = _slot_end(start, service_type.default_minutes)
     try:
         with transaction.atomic():

@@ -170,3 +170,35 @@ def test_naive_start_still_refused_by_the_service(booked, patient_user, monday):
         services.appointment_reschedule(
             appointment=booked, start=dt.datetime.combine(monday, dt.time(10)), by=patient_user
         )
+
+
+def test_a_doctor_books_only_into_their_own_diary(sched_doctor, consult, monday):
+    """Booking into a colleague's diary is reception's job: 403, and nothing is written."""
+    from hms.core.testing import put_in_care
+    from hms.scheduling.models import Appointment
+
+    colleague = _other_doctor()
+    patient = PatientFactory()
+    put_in_care(sched_doctor, patient)  # a doctor books only patients they can see
+    body = {"patient": patient.pk, "service": "consult", "start": at(monday, "09:00").isoformat()}
+    client = api_client_for(sched_doctor)
+    assert client.post("/api/appointments/", {**body, "practitioner": colleague.pk}).status_code == 403
+    assert not Appointment.objects.exists()
+    own = client.post("/api/appointments/", {**body, "practitioner": sched_doctor.practitioner.pk})
+    assert own.status_code == 201, own.data
+
+
+@pytest.mark.parametrize(("channel", "expected"), [("phone", 400), ("walk-in", 400), ("web", 201)])
+def test_a_patient_books_only_online(sched_doctor, consult, monday, patient_user, channel, expected):
+    res = api_client_for(patient_user).post(
+        "/api/appointments/",
+        {
+            "practitioner": sched_doctor.practitioner.pk,
+            "service": "consult",
+            "start": at(monday, "09:00").isoformat(),
+            "channel": channel,
+        },
+    )
+    assert res.status_code == expected, res.data
+    if expected == 400:
+        assert "channel" in res.data
