@@ -143,3 +143,28 @@ class StrictSerializer(StrictStringsMixin, serializers.Serializer):
 
 class StrictModelSerializer(StrictStringsMixin, serializers.ModelSerializer):
     """Base of every input ModelSerializer: strings must arrive as JSON strings."""
+
+
+def paginate_audited(view, request, queryset, *, object_type: str, patient_id_of=None) -> list:
+    """One page of a PHI list for `view` (a GenericAPIView with a paginator), with its AuditEvent.
+
+    Writes one "search" event, in the same transaction as the page read, naming the patients on the page
+    (`patient_id_of(row)`, default `row.patient_id`) and the query string (each value cut to 100 chars).
+    Returns the page's rows; answer with `view.get_paginated_response(...)`.
+    """
+    from django.db import transaction
+
+    from hms.audit.models import AuditAction
+    from hms.audit.services import audit_record
+
+    patient_id_of = patient_id_of or (lambda row: row.patient_id)
+    with transaction.atomic():
+        page = view.paginate_queryset(queryset)
+        audit_record(
+            action=AuditAction.SEARCH,
+            request=request,
+            patients=sorted({patient_id_of(row) for row in page}),
+            object_type=object_type,
+            detail={"query": {k: str(v)[:100] for k, v in request.query_params.items()}},
+        )
+    return page

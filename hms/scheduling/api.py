@@ -26,7 +26,7 @@ from rest_framework.response import Response
 from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
-from hms.core.api_base import CappedCountPagination, HasRole, StrictSerializer
+from hms.core.api_base import CappedCountPagination, HasRole, StrictSerializer, paginate_audited
 from hms.core.errors import NotFoundOrForbidden
 from hms.patients.selectors import patient_get
 from hms.staff.selectors import doctor_get
@@ -415,15 +415,9 @@ class AppointmentListCreateApi(GenericAPIView):
             qs = qs.filter(patient_id=params["patient"])
         if "status" in params:
             qs = qs.filter(status=params["status"])
-        with transaction.atomic():
-            page = self.paginate_queryset(qs.order_by("start", "id"))
-            audit_record(
-                action=AuditAction.SEARCH,
-                request=request,
-                patients=sorted({a.patient_id for a in page}),
-                object_type="scheduling.Appointment",
-                detail={"query": {k: str(v)[:100] for k, v in request.query_params.items()}},
-            )
+        page = paginate_audited(
+            self, request, qs.order_by("start", "id"), object_type="scheduling.Appointment"
+        )
         return self.get_paginated_response(AppointmentOutputSerializer(page, many=True).data)
 
     @extend_schema(

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
-from hms.core.api_base import CappedCountPagination, HasRole, StrictSerializer
+from hms.core.api_base import CappedCountPagination, HasRole, StrictSerializer, paginate_audited
 from hms.core.errors import NotFoundOrForbidden
 from hms.staff.models import Specialty
 from hms.staff.selectors import doctor_get
@@ -160,15 +160,9 @@ class WaitlistListCreateApi(GenericAPIView):
         qs = waitlist.waitlist_visible(request.user)
         if "status" in query.validated_data:
             qs = qs.filter(status=query.validated_data["status"])
-        with transaction.atomic():
-            page = self.paginate_queryset(qs.order_by("created_at", "id"))
-            audit_record(
-                action=AuditAction.SEARCH,
-                request=request,
-                patients=sorted({e.patient_id for e in page}),
-                object_type="scheduling.WaitlistEntry",
-                detail={"query": {k: str(v)[:100] for k, v in request.query_params.items()}},
-            )
+        page = paginate_audited(
+            self, request, qs.order_by("created_at", "id"), object_type="scheduling.WaitlistEntry"
+        )
         return self.get_paginated_response(WaitlistEntrySerializer(page, many=True).data)
 
     @extend_schema(
