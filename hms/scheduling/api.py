@@ -67,8 +67,8 @@ def hospital_today() -> dt.date:
 
 
 def horizon_date() -> dt.date:
-    """The last local date (hospital zone) inside the booking horizon."""
-    return hospital_today() + dt.timedelta(days=settings.BOOKING_HORIZON_DAYS)
+    """The last local date (hospital zone) inside the booking horizon (`services.horizon_last_date`)."""
+    return services.horizon_last_date()
 
 
 # ---------------------------------------------------------------- output serializers
@@ -83,25 +83,31 @@ class ServiceTypeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PatientRef(serializers.Serializer):
+    """A patient as scheduling outputs show them: id, MRN, name."""
+
+    id = serializers.IntegerField()
+    medical_record_number = serializers.CharField(source="mrn")
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "SchedulingPatientRef"
+
+    def get_name(self, obj) -> str:
+        return f"{obj.given_names} {obj.family_name}".strip()
+
+
+class PractitionerRef(serializers.Serializer):
+    """A practitioner as scheduling outputs show them: id, display name."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="display_name")
+
+    class Meta:
+        ref_name = "SchedulingPractitionerRef"
+
+
 class AppointmentOutputSerializer(serializers.ModelSerializer):
-    class PatientRef(serializers.Serializer):
-        id = serializers.IntegerField()
-        medical_record_number = serializers.CharField(source="mrn")
-        name = serializers.SerializerMethodField()
-
-        class Meta:
-            ref_name = "AppointmentPatientRef"
-
-        def get_name(self, obj) -> str:
-            return f"{obj.given_names} {obj.family_name}".strip()
-
-    class PractitionerRef(serializers.Serializer):
-        id = serializers.IntegerField()
-        name = serializers.CharField(source="display_name")
-
-        class Meta:
-            ref_name = "AppointmentPractitionerRef"
-
     class ResourceRef(serializers.ModelSerializer):
         class Meta:
             model = BookableResource

@@ -25,32 +25,21 @@ from hms.staff.models import Specialty
 from hms.staff.selectors import doctor_get
 
 from . import waitlist
-from .api import MAX_ID, AppointmentOutputSerializer, LocalDateField, _booking_patient, _service, horizon_date
+from .api import (
+    MAX_ID,
+    AppointmentOutputSerializer,
+    LocalDateField,
+    PatientRef,
+    PractitionerRef,
+    _booking_patient,
+    _service,
+)
 from .models import Channel, WaitlistEntry, WaitlistStatus
-from .services import horizon_message
 
 WRITERS = (Role.PATIENT, Role.RECEPTIONIST, Role.ADMIN)
 
 
 class WaitlistEntrySerializer(serializers.ModelSerializer):
-    class PatientRef(serializers.Serializer):
-        id = serializers.IntegerField()
-        medical_record_number = serializers.CharField(source="mrn")
-        name = serializers.SerializerMethodField()
-
-        class Meta:
-            ref_name = "WaitlistPatientRef"
-
-        def get_name(self, obj) -> str:
-            return f"{obj.given_names} {obj.family_name}".strip()
-
-    class PractitionerRef(serializers.Serializer):
-        id = serializers.IntegerField()
-        name = serializers.CharField(source="display_name")
-
-        class Meta:
-            ref_name = "WaitlistPractitionerRef"
-
     class SpecialtyRef(serializers.Serializer):
         code = serializers.CharField()
         display = serializers.CharField()
@@ -123,10 +112,6 @@ class WaitlistJoinInput(StrictSerializer):
     def validate(self, attrs):
         if ("practitioner" in attrs) == ("specialty" in attrs):
             raise serializers.ValidationError({"practitioner": "Name either a practitioner or a specialty."})
-        last = horizon_date()
-        for name in ("date_from", "date_to"):
-            if attrs[name] > last:
-                raise serializers.ValidationError({name: f"{horizon_message()} (last date: {last})."})
         return attrs
 
 

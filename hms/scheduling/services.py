@@ -157,6 +157,12 @@ def booking_horizon(now: dt.datetime | None = None) -> dt.datetime:
     return (now or timezone.now()) + dt.timedelta(days=settings.BOOKING_HORIZON_DAYS)
 
 
+def horizon_last_date() -> dt.date:
+    """The last local date (hospital zone) inside the booking horizon."""
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo(settings.HOSPITAL_TIME_ZONE)).date()
+    return today + dt.timedelta(days=settings.BOOKING_HORIZON_DAYS)
+
+
 def horizon_message() -> str:
     return f"Appointments can be booked at most {settings.BOOKING_HORIZON_DAYS} days ahead."
 

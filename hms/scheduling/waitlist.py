@@ -121,6 +121,12 @@ def waitlist_join(
         raise PermissionDenied("A patient can only join the waitlist for themself.")
     if (practitioner is None) == (specialty is None):
         raise ValidationError({"practitioner": "Name either a practitioner or a specialty."})
+    from .services import horizon_last_date, horizon_message  # services import this module
+
+    last = horizon_last_date()
+    for name, value in (("date_from", date_from), ("date_to", date_to)):
+        if value > last:
+            raise ValidationError({name: f"{horizon_message()} (last date: {last})."})
     if practitioner is not None and not practitioner.active:
         raise ValidationError({"practitioner": "This practitioner is not active."})
     today = timezone.localdate(timezone=_hospital_zone())
