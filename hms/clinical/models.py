@@ -3,6 +3,7 @@
 Codes are stored flat as (system URI, code, display); see `hms.core.codes` for the systems.
 """
 
+from django.conf import settings
 from django.db import models
 
 from hms.core.models import (
@@ -13,6 +14,26 @@ from hms.core.models import (
     TimeStampedModel,
     source_unique_constraint,
 )
+
+
+class ObservationInterpretation(models.TextChoices):
+    """FHIR R4 Observation.interpretation, from v3 ObservationInterpretation
+    (http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation)."""
+
+    NORMAL = "N", "Normal"
+    LOW = "L", "Low"
+    HIGH = "H", "High"
+    CRITICAL_LOW = "LL", "Critical low"
+    CRITICAL_HIGH = "HH", "Critical high"
+    ABNORMAL = "A", "Abnormal"
+    CRITICAL = "AA", "Critical abnormal"
+
+
+class DiagnosisRole(models.TextChoices):
+    """Encounter.diagnosis.rank as a role: the primary diagnosis of the visit, or a secondary one."""
+
+    PRIMARY = "primary", "Primary"
+    SECONDARY = "secondary", "Secondary"
 
 
 class EncounterClass(models.TextChoices):
@@ -65,6 +86,12 @@ class Encounter(TimeStampedModel, SoftDeleteModel, SourceIdentifiedModel, Coding
     reason_code = models.CharField(max_length=64, blank=True)
     reason_display = models.CharField(max_length=500, blank=True)
     discharge_disposition = models.CharField(max_length=200, blank=True)
+    appointment = models.OneToOneField(
+        "scheduling.Appointment", null=True, blank=True, on_delete=models.PROTECT, related_name="encounter"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-period_start", "-id"]
@@ -88,6 +115,11 @@ class Condition(PatientRecordModel, CodingFields):
     onset_at = models.DateTimeField(null=True, blank=True)
     abatement_at = models.DateTimeField(null=True, blank=True)
     recorded_at = models.DateTimeField(null=True, blank=True)
+    diagnosis_role = models.CharField(max_length=10, blank=True, help_text="primary | secondary | ''")
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-onset_at", "-id"]
@@ -112,6 +144,10 @@ class AllergyIntolerance(PatientRecordModel, CodingFields):
     onset_at = models.DateTimeField(null=True, blank=True)
     recorded_at = models.DateTimeField(null=True, blank=True)
     reactions = models.JSONField(default=list, blank=True)
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["code_display"]
@@ -143,6 +179,19 @@ class Observation(PatientRecordModel, CodingFields):
     value_code_display = models.CharField(max_length=500, blank=True)
     value_string = models.TextField(blank=True)
     components = models.JSONField(default=list, blank=True)
+    interpretation = models.CharField(
+        max_length=2,
+        blank=True,
+        choices=ObservationInterpretation.choices,
+        help_text="v3 ObservationInterpretation",
+    )
+    reference_low = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    reference_high = models.DecimalField(max_digits=20, decimal_places=6, null=True, blank=True)
+    reference_text = models.CharField(max_length=200, blank=True)
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-effective_at", "-id"]
@@ -217,3 +266,185 @@ class CarePlan(PatientRecordModel, CodingFields):
 
     def __str__(self) -> str:
         return self.title or self.code_display
+
+
+# ------------------------------------------------------------------ clinical workflows (issue 4)
+
+
+class NoteKind(models.TextChoices):
+    SOAP = "soap", "Consultation note (SOAP)"
+    NURSING = "nursing", "Nursing note"
+
+
+class NoteStatus(models.TextChoices):
+    """FHIR R4 Composition.status: preliminary (draft) → final (signed) → amended (has addenda)."""
+
+    DRAFT = "preliminary", "Draft"
+    FINAL = "final", "Signed"
+    AMENDED = "amended", "Signed, with addenda"
+    ENTERED_IN_ERROR = "entered-in-error", "Entered in error"
+
+
+class NoteTemplate(TimeStampedModel):
+    """Starting text of a SOAP note for one specialty (empty specialty = any). Not PHI."""
+
+    name = models.CharField(max_length=120)
+    specialty = models.ForeignKey(
+        "staff.Specialty", null=True, blank=True, on_delete=models.PROTECT, related_name="note_templates"
+    )
+    subjective = models.TextField(blank=True)
+    objective = models.TextField(blank=True)
+    assessment = models.TextField(blank=True)
+    plan = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["name", "specialty"], name="notetemplate_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClinicalNote(PatientRecordModel):
+    """A consultation note (SOAP) or a nursing note written in an encounter.
+
+    Maps to FHIR R4 `Composition` (sections S, O, A, P), exposed as a `DocumentReference` (LOINC 11506-3
+    progress note / 34746-8 nurse note). `status`: `NoteStatus`; while `preliminary` the author may edit;
+    once signed (`final`) the text never changes (the service raises `Conflict`, 409) and only
+    `NoteAddendum` rows are added (`amended`). `body` is the free text of a nursing note.
+    """
+
+    kind = models.CharField(max_length=10, choices=NoteKind.choices, default=NoteKind.SOAP)
+    status = models.CharField(max_length=20, choices=NoteStatus.choices, default=NoteStatus.DRAFT)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="clinical_notes"
+    )
+    template = models.ForeignKey(NoteTemplate, null=True, blank=True, on_delete=models.SET_NULL)
+    subjective = models.TextField(blank=True)
+    objective = models.TextField(blank=True)
+    assessment = models.TextField(blank=True)
+    plan = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.status in (NoteStatus.FINAL, NoteStatus.AMENDED)
+
+
+class NoteAddendum(TimeStampedModel):
+    """An amendment to a signed note: who, when (`created_at`), why (`reason`) and the added `text`.
+    Append-only; the original note text stays as signed."""
+
+    note = models.ForeignKey(ClinicalNote, on_delete=models.PROTECT, related_name="addenda")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Addendum {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class DailyHealthReport(PatientRecordModel):
+    """A patient's own daily report from the portal. Maps to FHIR R4 `QuestionnaireResponse`.
+
+    - `report_date`: the patient's local date; one report per patient per day (a second submission the
+      same day updates it).
+    - `mood`: great | good | okay | low | bad; `symptoms`: free text; `rating`: int 1 to 10 (10 = best).
+    - Home vitals measured by the patient are stored as `Observation` rows linked by `observations`.
+    """
+
+    report_date = models.DateField()
+    mood = models.CharField(max_length=10, blank=True)
+    symptoms = models.TextField(blank=True)
+    rating = models.PositiveSmallIntegerField()
+    observations = models.ManyToManyField(Observation, blank=True, related_name="daily_reports")
+
+    class Meta:
+        ordering = ["-report_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "report_date"],
+                condition=models.Q(deleted_at__isnull=True),
+                name="dailyhealthreport_one_per_day",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(rating__gte=1) & models.Q(rating__lte=10),
+                name="dailyhealthreport_rating_1_10",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Daily report {self.report_date} ({self.rating}/10)"
+
+
+class Goal(PatientRecordModel):
+    """A care-plan goal. Maps to FHIR R4 `Goal`.
+
+    - `description`: e.g. "HbA1c below 7 %".
+    - Target (optional): `target_code*` (LOINC of the measure), `target_comparator` (`<`, `<=`, `>`, `>=`,
+      `=`), `target_value` (Decimal) in `target_unit` (UCUM), by `due_date`.
+    - `lifecycle_status`: proposed | active | completed | cancelled; whether it is met is computed from the
+      latest Observation with `target_code` (see the care-plan services), not stored.
+    """
+
+    care_plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="goals")
+    description = models.CharField(max_length=300)
+    lifecycle_status = models.CharField(max_length=20, default="active")
+    target_code_system = models.CharField(max_length=200, blank=True)
+    target_code = models.CharField(max_length=64, blank=True)
+    target_code_display = models.CharField(max_length=300, blank=True)
+    target_comparator = models.CharField(max_length=2, blank=True)
+    target_value = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    target_unit = models.CharField(max_length=40, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_date", "id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class CarePlanActivity(TimeStampedModel):
+    """One planned activity of a care plan. Maps to FHIR R4 `CarePlan.activity.detail`.
+
+    - `kind`: medication | appointment | nurse-check | education | other.
+    - Assigned to a role (`assigned_role`, a `Role` value) or a person (`assigned_to`), or both.
+    - `status`: not-started | scheduled | in-progress | completed | cancelled; `completed_at`/`completed_by`
+      when ticked off; `due_at` optional aware datetime.
+    """
+
+    care_plan = models.ForeignKey(CarePlan, on_delete=models.PROTECT, related_name="planned_activities")
+    kind = models.CharField(max_length=20, default="other")
+    description = models.CharField(max_length=300)
+    assigned_role = models.CharField(max_length=20, blank=True)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=20, default="not-started")
+    due_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    progress_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+
+    def __str__(self) -> str:
+        return self.description
