@@ -11,10 +11,13 @@ urlpatterns = [
     path("api/", include("hms.patients.api_urls")),
     path("api/", include("hms.staff.api_urls")),
     path("api/", include("hms.clinical.api_urls")),
+    path("api/", include("hms.lab.api_urls")),
     path("api/", include("hms.audit.api_urls")),
     path("api/", include("hms.scheduling.api_urls")),
     path("api/", include("hms.messaging.api_urls")),
     path("api/", include("hms.frontdesk.api_urls")),
+    path("api/", include("hms.documents.api_urls")),
+    path("api/", include("hms.terminology.api_urls")),
     path("frontdesk/", include("hms.frontdesk.urls", namespace="frontdesk")),
     path("", include("hms.portal.urls")),
 ]

@@ -32,11 +32,13 @@ INSTALLED_APPS = [
     "hms.patients",
     "hms.clinical",
     "hms.lab",
+    "hms.documents",
     "hms.pharmacy",
     "hms.scheduling",
     "hms.messaging",
     "hms.frontdesk",
     "hms.fhir",
+    "hms.terminology",
     "hms.portal",
 ]
 
@@ -50,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "hms.core.middleware.HospitalTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -125,6 +128,30 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Medical documents (hms.documents): a private storage, never under a public URL. Downloads go through
+# the audited views only. Local files at PRIVATE_MEDIA_ROOT (outside MEDIA_ROOT) by default; S3-compatible
+# object storage through django-storages (`pip install .[s3]`) with DOCUMENT_STORAGE=s3. S3 credentials
+# come from the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables (boto3).
+PRIVATE_MEDIA_ROOT = env("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "private-media"))
+DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", default=20 * 1024 * 1024)
+if env("DOCUMENT_STORAGE", default="local") == "s3":
+    STORAGES["documents"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("DOCUMENT_S3_BUCKET"),
+            "endpoint_url": env("DOCUMENT_S3_ENDPOINT_URL", default=None),
+            "region_name": env("DOCUMENT_S3_REGION", default=None),
+            "location": env("DOCUMENT_S3_PREFIX", default=""),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+else:
+    STORAGES["documents"] = {
+        "BACKEND": "hms.documents.storage.PrivateFileSystemStorage",
+        "OPTIONS": {"location": PRIVATE_MEDIA_ROOT, "base_url": None},
+    }
 
 # Redis is optional: with REDIS_URL it backs the cache, the Celery broker and the Channels layer.
 REDIS_URL = env("REDIS_URL", default="")
@@ -212,6 +239,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a `status`/`kind` field with different choices: name their enums explicitly.
+    "ENUM_NAME_OVERRIDES": {
+        "NoteKindEnum": "hms.clinical.models.NoteKind",
+        "NoteStatusEnum": "hms.clinical.models.NoteStatus",
+        "EncounterStatusEnum": "hms.clinical.models.EncounterStatus",
+        "DocumentKindEnum": "hms.documents.models.DocumentKind",
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -8,6 +8,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "documents": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
 }
 STATIC_ROOT = None  # tests never collectstatic; WhiteNoise serves from the finders instead
 WHITENOISE_USE_FINDERS = True

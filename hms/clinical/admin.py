@@ -9,7 +9,21 @@ from django.contrib import admin
 
 from hms.audit.admin_mixins import AuditedPHIAdminMixin
 
-from .models import AllergyIntolerance, CarePlan, Condition, Encounter, Immunization, Observation, Procedure
+from .models import (
+    AllergyIntolerance,
+    CarePlan,
+    CarePlanActivity,
+    ClinicalNote,
+    Condition,
+    DailyHealthReport,
+    Encounter,
+    Goal,
+    Immunization,
+    NoteAddendum,
+    NoteTemplate,
+    Observation,
+    Procedure,
+)
 
 
 class ClinicalRecordAdmin(AuditedPHIAdminMixin, admin.ModelAdmin):
@@ -69,3 +83,78 @@ register(
 register(Immunization, date_field="occurrence_at", extra=("status",))
 register(Procedure, date_field="performed_start", extra=("status",))
 register(CarePlan, date_field="period_start", extra=("status",), filters=("status",))
+
+
+@admin.register(NoteTemplate)
+class NoteTemplateAdmin(admin.ModelAdmin):
+    """Note templates are reference data, not PHI: administrators add and edit them per specialty."""
+
+    list_display = ("name", "specialty", "is_active", "updated_at")
+    list_filter = ("is_active", "specialty")
+    search_fields = ("name",)
+
+
+class ViewOnlyPHIAdmin(ClinicalRecordAdmin):
+    """View-only, audited admin for issue-4 records without a code (notes, reports, goals)."""
+
+    search_fields = ("=patient__mrn",)
+    search_help_text = "Patient MRN (exact)."
+
+
+@admin.register(ClinicalNote)
+class ClinicalNoteAdmin(ViewOnlyPHIAdmin):
+    list_display = ("id", "patient", "kind", "status", "author", "created_at", "signed_at")
+    list_filter = ("kind", "status")
+    raw_id_fields = ("patient", "encounter", "author", "signed_by", "template")
+
+
+@admin.register(DailyHealthReport)
+class DailyHealthReportAdmin(ViewOnlyPHIAdmin):
+    list_display = ("id", "patient", "report_date", "rating", "mood")
+    raw_id_fields = ("patient", "encounter", "observations")
+
+
+@admin.register(Goal)
+class GoalAdmin(ViewOnlyPHIAdmin):
+    list_display = ("id", "patient", "description", "lifecycle_status", "due_date")
+    raw_id_fields = ("patient", "encounter", "care_plan")
+
+
+class _ViaParentAdmin(AuditedPHIAdminMixin, admin.ModelAdmin):
+    """View-only, audited admin of a row that reaches its patient through `parent` (a FK name)."""
+
+    parent = ""
+    actions = None
+    show_full_result_count = False
+
+    def _patient_of(self, obj):
+        return getattr(obj, self.parent).patient
+
+    def _patient_id_of(self, obj):
+        return getattr(obj, self.parent).patient_id
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related(self.parent)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(NoteAddendum)
+class NoteAddendumAdmin(_ViaParentAdmin):
+    parent = "note"
+    list_display = ("id", "note", "author", "created_at", "reason")
+    raw_id_fields = ("note", "author")
+
+
+@admin.register(CarePlanActivity)
+class CarePlanActivityAdmin(_ViaParentAdmin):
+    parent = "care_plan"
+    list_display = ("id", "care_plan", "kind", "status", "assigned_role", "due_at")
+    raw_id_fields = ("care_plan", "assigned_to", "completed_by")

@@ -27,9 +27,11 @@ from . import api_filters, selectors
 from .models import (
     AllergyIntolerance,
     CarePlan,
+    ClinicalNote,
     Condition,
     Encounter,
     Immunization,
+    NoteAddendum,
     Observation,
     Procedure,
 )
@@ -267,22 +269,93 @@ class EncounterWithContentsSerializer(EncounterSerializer):
         read_only_fields = fields
 
 
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        ref_name = "NoteUserRef"
+
+    def get_name(self, user) -> str:
+        return user.get_full_name() or user.username
+
+
+class NoteAddendumSerializer(serializers.ModelSerializer):
+    """Who (`author`), when (`created_at`, UTC) and why (`reason`) a signed note was amended."""
+
+    author = UserRefSerializer(read_only=True)
+
+    class Meta:
+        model = NoteAddendum
+        fields = ["id", "author", "created_at", "reason", "text"]
+        read_only_fields = fields
+
+
+class ClinicalNoteSerializer(serializers.ModelSerializer):
+    """A note (FHIR R4 Composition): SOAP sections or a nursing `body`; `status` preliminary (draft),
+    final (signed), amended (signed, with addenda). The signed text never changes; addenda follow it."""
+
+    patient = serializers.IntegerField(source="patient_id", read_only=True)
+    encounter = serializers.IntegerField(source="encounter_id", read_only=True)
+    author = UserRefSerializer(read_only=True)
+    signed_by = UserRefSerializer(read_only=True, allow_null=True)
+    template = serializers.IntegerField(source="template_id", read_only=True, allow_null=True)
+    addenda = NoteAddendumSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ClinicalNote
+        fields = [
+            "id",
+            "patient",
+            "encounter",
+            "kind",
+            "status",
+            "author",
+            "template",
+            "subjective",
+            "objective",
+            "assessment",
+            "plan",
+            "body",
+            "created_at",
+            "updated_at",
+            "signed_at",
+            "signed_by",
+            "addenda",
+        ]
+        read_only_fields = fields
+
+
+class RecordDetailSerializer(EncounterWithContentsSerializer):
+    """`/api/records/{id}/`: the encounter, everything recorded in it, and its notes with their addenda."""
+
+    notes = ClinicalNoteSerializer(many=True, read_only=True, source="visible_notes")
+
+    class Meta(EncounterWithContentsSerializer.Meta):
+        fields = [*EncounterWithContentsSerializer.Meta.fields, "notes"]
+        read_only_fields = fields
+
+
 # ---------------------------------------------------------------- views
 
 
 class PatientHistoryApi(GenericAPIView):
-    """GET /api/patients/{id}/records/: encounters newest first (paginated), each with its contents."""
+    """GET /api/patients/{id}/records/: encounters newest first (paginated), each with its contents and
+    its notes (drafts only to their author) with their addenda."""
 
-    serializer_class = EncounterWithContentsSerializer
+    serializer_class = RecordDetailSerializer
     queryset = Encounter.objects.none()  # schema hint only: reads go through `clinical.selectors`
 
-    @extend_schema(
-        operation_id="patients_records_history", responses=EncounterWithContentsSerializer(many=True)
-    )
+    @extend_schema(operation_id="patients_records_history", responses=RecordDetailSerializer(many=True))
     def get(self, request, pk: int):
         with transaction.atomic():
             patient = patient_get_clinical(request.user, pk)
             page = self.paginate_queryset(selectors.patient_history(user=request.user, patient=patient))
+            notes = selectors.notes_by_encounter(
+                user=request.user, patient=patient, encounter_ids=[e.pk for e in page]
+            )
+            for encounter in page:
+                encounter.visible_notes = notes[encounter.pk]
             audit_record(
                 action="read",
                 request=request,
@@ -368,16 +441,16 @@ RECORD_LIST_APIS = {
 
 
 class EncounterDetailApi(GenericAPIView):
-    """GET /api/records/{id}/: one encounter with everything recorded in it."""
+    """GET /api/records/{id}/: one encounter with everything recorded in it, and its notes (drafts only
+    to their author) with their addenda."""
 
-    serializer_class = EncounterWithContentsSerializer
+    serializer_class = RecordDetailSerializer
     queryset = Encounter.objects.none()  # schema hint only
 
-    @extend_schema(
-        operation_id="records_retrieve", responses={200: EncounterWithContentsSerializer, 404: None}
-    )
+    @extend_schema(operation_id="records_retrieve", responses={200: RecordDetailSerializer, 404: None})
     def get(self, request, pk: int):
         with transaction.atomic():
             encounter = selectors.encounter_get(user=request.user, encounter_id=pk)
+            encounter.visible_notes = list(selectors.encounter_notes(user=request.user, encounter=encounter))
             audit_record(action="read", request=request, patient=encounter.patient, obj=encounter)
         return Response(self.get_serializer(encounter).data)

@@ -123,7 +123,14 @@ class Condition(PatientRecordModel, CodingFields):
 
     class Meta:
         ordering = ["-onset_at", "-id"]
-        constraints = [source_unique_constraint("condition")]
+        constraints = [
+            source_unique_constraint("condition"),
+            models.UniqueConstraint(
+                fields=["encounter"],
+                condition=models.Q(diagnosis_role="primary", deleted_at__isnull=True),
+                name="condition_one_primary_per_encounter",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.code_display or self.code

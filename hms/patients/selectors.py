@@ -132,13 +132,22 @@ def clinical_records(user, model, *, patient: Patient | None = None) -> QuerySet
     """Live (not soft-deleted) rows of a clinical `model` whose patient `user` may read.
 
     `model` is any `PatientRecordModel` subclass or `clinical.Encounter`; pass `patient` to narrow to one.
+    For a patient, lab reports and their result Observations appear only once released to them.
     """
     qs = model.objects.filter(deleted_at__isnull=True)
+    if getattr(user, "role", None) == Role.PATIENT and model._meta.label in _RELEASE_GATED:
+        # A patient sees lab results only once released (the rule lives in hms.lab.selectors).
+        from hms.lab.selectors import hide_unreleased
+
+        qs = hide_unreleased(user, qs)
     if patient is not None:
         if not can_read_clinical(user, patient):
             return qs.none()
         return qs.filter(patient=patient)
     return qs.filter(patient__in=patients_with_clinical_access(user))
+
+
+_RELEASE_GATED = frozenset({"clinical.Observation", "lab.DiagnosticReport"})
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

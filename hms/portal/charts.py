@@ -52,13 +52,20 @@ def _number_label(value: float) -> str:
 
 
 def line_chart_svg(
-    *, series: Sequence[tuple[str, Sequence[Point]]], unit: str, width: int = 480, height: int = 270
+    *,
+    series: Sequence[tuple[str, Sequence[Point]]],
+    unit: str,
+    width: int = 480,
+    height: int = 270,
+    x_format: str = "%b %Y",
+    y_range: tuple[float, float] | None = None,
 ) -> str:
     """An inline `<svg>` line chart over time.
 
     `series`: list of (legend label, points); a point is (aware datetime already in the display time
     zone, value in `unit`). Points may be in any order. Returns SVG markup without an XML declaration and
-    without any `<script>`; it scales to its container (viewBox, no fixed size).
+    without any `<script>`; it scales to its container (viewBox, no fixed size). `x_format`: strftime
+    format of the time axis labels (default month and year); `y_range`: fixed (min, max) of the value axis.
     """
     chart = pygal.DateTimeLine(
         js=[],
@@ -70,7 +77,7 @@ def line_chart_svg(
         show_legend=len(series) > 1,
         legend_at_bottom=True,
         legend_box_size=10,
-        x_value_formatter=_date_label,
+        x_value_formatter=_date_label if x_format == "%b %Y" else (lambda v: v.strftime(x_format)),
         value_formatter=_number_label,
         show_minor_x_labels=False,
         x_labels_major_count=4,
@@ -85,6 +92,7 @@ def line_chart_svg(
         y_title=unit,
         no_data_text="No measurements",
         allow_interruptions=False,
+        **({"range": y_range} if y_range else {}),
     )
     for label, points in series:
         chart.add(label, sorted(points, key=lambda p: p[0]))

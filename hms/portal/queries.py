@@ -109,15 +109,47 @@ def encounter_timeline(
     return TimelinePage(encounters=rows[:per_page], page=page, next_page=page + 1 if has_more else None)
 
 
-def allergies_active(user, patient: Patient) -> list[AllergyIntolerance]:
-    """Allergies and intolerances not marked inactive or resolved, most critical first."""
+class AllergyList(list):
+    """The allergies the banner lists (a list of AllergyIntolerance), with `status`: "present",
+    "none-known" ("No known allergies" recorded, SNOMED CT 716186003) or "unknown" (not yet asked).
+    See `hms.clinical.allergies`."""
+
+    status: str = "unknown"
+
+
+def _allergy_list(qs: QuerySet) -> AllergyList:
+    from hms.clinical.allergies import STATUS_NONE_KNOWN, STATUS_PRESENT, STATUS_UNKNOWN, is_no_known_allergy
+
     rows = list(
-        clinical_records(user, AllergyIntolerance, patient=patient)
-        .exclude(clinical_status__in=INACTIVE_ALLERGY_STATUSES)
-        .order_by("code_display", "id")[:SECTION_LIMIT]
+        qs.exclude(clinical_status__in=INACTIVE_ALLERGY_STATUSES).order_by("code_display", "id")[
+            :SECTION_LIMIT
+        ]
     )
-    rows.sort(key=lambda a: (a.criticality != "high", a.code_display.casefold()))
-    return rows
+    real = AllergyList(a for a in rows if not is_no_known_allergy(a))
+    real.sort(key=lambda a: (a.criticality != "high", a.code_display.casefold()))
+    if real:
+        real.status = STATUS_PRESENT
+    elif len(rows) > len(real):
+        real.status = STATUS_NONE_KNOWN
+    else:
+        real.status = STATUS_UNKNOWN
+    return real
+
+
+def allergies_active(user, patient: Patient) -> AllergyList:
+    """Allergies and intolerances not marked inactive or resolved, most critical first, with the allergy
+    `status` (an `AllergyList`); a "No known allergy" record is not listed, it sets the status."""
+    return _allergy_list(clinical_records(user, AllergyIntolerance, patient=patient))
+
+
+def allergy_banner(user, patient: Patient) -> AllergyList | None:
+    """What the banner shows for `user`: `allergies_active` for anyone who may read the patient's
+    allergies (clinicians in care, the patient, and pharmacists: `hms.clinical.allergies`), else None."""
+    from hms.clinical.allergies import allergies_visible, can_read_allergies
+
+    if not can_read_allergies(user, patient):
+        return None
+    return _allergy_list(allergies_visible(user, patient=patient).order_by())
 
 
 @dataclass

@@ -1,7 +1,13 @@
 from django.urls import path
 
 from . import appointment_views as appts
+from . import careplan_views as careplans
+from . import document_views as docs
+from . import encounter_views as encounters
+from . import lab_views as lab
+from . import problem_views as problems
 from . import views
+from . import vitals_views as vitals
 
 app_name = "portal"
 
@@ -37,4 +43,43 @@ urlpatterns = [
         appts.my_schedule_exception_remove,
         name="my_schedule_exception_remove",
     ),
+    # documents
+    path("encounters/<int:pk>/documents/", docs.encounter_documents, name="encounter_documents"),
+    path("patients/<int:pk>/documents/", docs.patient_documents, name="patient_documents"),
+    path("me/documents/", docs.my_documents, name="my_documents"),
+    path("documents/<int:pk>/download/", docs.document_download, name="document_download"),
+    path(
+        "documents/<int:pk>/entered-in-error/", docs.document_enter_in_error, name="document_enter_in_error"
+    ),
+    # vitals and daily health reports
+    path("encounters/<int:pk>/vitals/", vitals.encounter_vitals, name="encounter_vitals"),
+    path("nurse/vitals/", vitals.vitals_entry, name="vitals_entry"),
+    path("patients/<int:pk>/vitals/", vitals.patient_vitals, name="patient_vitals"),
+    path("me/daily-report/", vitals.daily_report, name="daily_report"),
+    path("patients/<int:pk>/daily-reports/", vitals.patient_daily_reports, name="patient_daily_reports"),
+    # care plans
+    path("encounters/<int:pk>/plan/", careplans.encounter_plan, name="encounter_plan"),
+    path("nurse/tasks/", careplans.care_tasks, name="care_tasks"),
+    path("nurse/tasks/<int:pk>/", careplans.care_task_update, name="care_task_update"),
+    path("patients/<int:pk>/care-plans/", careplans.patient_care_plans, name="patient_care_plans"),
+    # encounters, notes and the timeline
+    path("encounters/<int:pk>/", encounters.encounter, name="encounter"),
+    path("encounters/<int:pk>/note/", encounters.encounter_note, name="encounter_note"),
+    path("encounters/<int:pk>/close/", encounters.encounter_close, name="encounter_close"),
+    path("appointments/<int:pk>/visit/", encounters.appointment_visit, name="appointment_visit"),
+    path("patients/<int:pk>/walk-in/", encounters.encounter_walk_in, name="encounter_walk_in"),
+    path("patients/<int:pk>/timeline/", encounters.patient_timeline, name="patient_timeline"),
+    # lab orders and results
+    path("encounters/<int:pk>/orders/", lab.encounter_orders, name="encounter_orders"),
+    path("lab/tests/search/", lab.lab_test_search, name="lab_test_search"),
+    path("lab/worklist/", lab.lab_worklist, name="lab_worklist"),
+    path("lab/orders/<int:pk>/result/", lab.lab_result_entry, name="lab_result_entry"),
+    path("lab/orders/<int:pk>/collect/", lab.lab_specimen_collect, name="lab_specimen_collect"),
+    path("doctor/results/", lab.results_inbox, name="results_inbox"),
+    path("doctor/results/<int:pk>/acknowledge/", lab.result_acknowledge, name="result_acknowledge"),
+    path("me/results/", lab.my_results, name="my_results"),
+    # diagnoses, problem list and allergies
+    path("encounters/<int:pk>/diagnoses/", problems.encounter_diagnoses, name="encounter_diagnoses"),
+    path("terminology/icd10/", problems.icd10_search, name="icd10_search"),
+    path("patients/<int:pk>/allergies/", problems.patient_allergies, name="patient_allergies"),
 ]

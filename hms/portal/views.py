@@ -227,6 +227,8 @@ def patient_chart(request, pk: int):
         if clinical:
             context["allergies"] = queries.allergies_active(request.user, patient)
             context.update(queries.chart_sections(request.user, patient))
+        else:  # pharmacists read allergies without the clinical record (hms.clinical.allergies)
+            context["allergies"] = queries.allergy_banner(request.user, patient)
         audit_record(
             action=AuditAction.READ,
             request=request,
