@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from hms.pharmacy.api import SeedPrescriptionListCreateApi
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -18,6 +20,12 @@ urlpatterns = [
     path("api/", include("hms.frontdesk.api_urls")),
     path("api/", include("hms.documents.api_urls")),
     path("api/", include("hms.terminology.api_urls")),
+    path("api/", include("hms.inventory.api_urls")),
+    path("api/", include("hms.pharmacy.api_urls")),
+    path("api/", include("hms.cds.api_urls")),
+    path(
+        "medical/api/prescriptions/", SeedPrescriptionListCreateApi.as_view(), name="api-prescriptions-seed"
+    ),
     path("frontdesk/", include("hms.frontdesk.urls", namespace="frontdesk")),
     path("", include("hms.portal.urls")),
 ]

@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "hms.lab",
     "hms.documents",
     "hms.pharmacy",
+    "hms.cds",
+    "hms.inventory",
     "hms.scheduling",
     "hms.messaging",
     "hms.frontdesk",
@@ -245,6 +247,9 @@ SPECTACULAR_SETTINGS = {
         "NoteStatusEnum": "hms.clinical.models.NoteStatus",
         "EncounterStatusEnum": "hms.clinical.models.EncounterStatus",
         "DocumentKindEnum": "hms.documents.models.DocumentKind",
+        "InventoryItemKindEnum": "hms.inventory.models.ItemKind",
+        "StockLocationKindEnum": "hms.inventory.models.LocationKind",
+        "StockMoveKindEnum": "hms.inventory.models.MoveKind",
     },
 }
 

@@ -132,7 +132,8 @@ def clinical_records(user, model, *, patient: Patient | None = None) -> QuerySet
     """Live (not soft-deleted) rows of a clinical `model` whose patient `user` may read.
 
     `model` is any `PatientRecordModel` subclass or `clinical.Encounter`; pass `patient` to narrow to one.
-    For a patient, lab reports and their result Observations appear only once released to them.
+    For a patient, lab reports and their result Observations appear only once released to them, and
+    prescriptions only once signed (drafts stay with their prescriber).
     """
     qs = model.objects.filter(deleted_at__isnull=True)
     if getattr(user, "role", None) == Role.PATIENT and model._meta.label in _RELEASE_GATED:
@@ -140,6 +141,8 @@ def clinical_records(user, model, *, patient: Patient | None = None) -> QuerySet
         from hms.lab.selectors import hide_unreleased
 
         qs = hide_unreleased(user, qs)
+    if getattr(user, "role", None) == Role.PATIENT and model._meta.label == "pharmacy.MedicationRequest":
+        qs = qs.exclude(status="draft")  # a prescription reaches the patient once signed
     if patient is not None:
         if not can_read_clinical(user, patient):
             return qs.none()

@@ -58,6 +58,7 @@ SECTIONS = [
     ("Diagnoses", "portal:encounter_diagnoses"),
     ("Vital signs", "portal:encounter_vitals"),
     ("Orders", "portal:encounter_orders"),
+    ("Prescriptions", "portal:encounter_prescriptions"),
     ("Documents", "portal:encounter_documents"),
     ("Care plan", "portal:encounter_plan"),
 ]

@@ -5,7 +5,10 @@ from . import careplan_views as careplans
 from . import document_views as docs
 from . import encounter_views as encounters
 from . import lab_views as lab
+from . import pharmacy_views as pharmacy
+from . import prescription_views as rx
 from . import problem_views as problems
+from . import reminder_views as reminders
 from . import views
 from . import vitals_views as vitals
 
@@ -82,4 +85,27 @@ urlpatterns = [
     path("encounters/<int:pk>/diagnoses/", problems.encounter_diagnoses, name="encounter_diagnoses"),
     path("terminology/icd10/", problems.icd10_search, name="icd10_search"),
     path("patients/<int:pk>/allergies/", problems.patient_allergies, name="patient_allergies"),
+    # dispensing, inventory and supply
+    path("pharmacy/worklist/", pharmacy.dispense_worklist, name="dispense_worklist"),
+    path("pharmacy/prescriptions/<int:pk>/dispense/", pharmacy.dispense, name="dispense"),
+    path("pharmacy/stock/", pharmacy.stock_page, name="stock"),
+    path("pharmacy/reports/", pharmacy.stock_reports, name="stock_reports"),
+    # prescriptions and renewals
+    path("patients/<int:pk>/prescribe/", rx.prescribe, name="prescribe"),
+    path("patients/<int:pk>/prescribe/check/", rx.prescription_check, name="prescription_check"),
+    path("encounters/<int:pk>/prescriptions/", rx.encounter_prescriptions, name="encounter_prescriptions"),
+    path("prescriptions/medications/", rx.medication_choices, name="medication_choices"),
+    path("prescriptions/<int:pk>/stop/", rx.prescription_stop, name="prescription_stop"),
+    path("prescriptions/<int:pk>/pdf/", rx.prescription_pdf, name="prescription_pdf"),
+    path("me/prescriptions/", rx.my_prescriptions, name="my_prescriptions"),
+    path("me/prescriptions/<int:pk>/renew/", rx.renewal_request, name="renewal_request"),
+    path("doctor/renewals/", rx.renewal_inbox, name="renewal_inbox"),
+    path("doctor/renewals/<int:pk>/", rx.renewal_decide, name="renewal_decide"),
+    # medication reminders
+    path("me/medication-reminders/", reminders.medication_reminders, name="medication_reminders"),
+    path(
+        "me/medication-reminders/<int:pk>/",
+        reminders.medication_reminder_update,
+        name="medication_reminder_update",
+    ),
 ]

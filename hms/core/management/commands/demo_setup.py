@@ -86,6 +86,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Clinics: visit types, weekly hours for 3 doctors; {booked} new demo appointment(s)."
         )
+        from hms.inventory.demo import demo_stock
+
+        self.stdout.write(demo_stock(accounts["pharmacist"]))
         self._banner(password)
 
     # -- 1. patients -----------------------------------------------------------------------------------
