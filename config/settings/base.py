@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "hms.cds",
     "hms.inventory",
     "hms.scheduling",
+    "hms.inpatient",
+    "hms.emergency",
     "hms.messaging",
     "hms.frontdesk",
     "hms.fhir",

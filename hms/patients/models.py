@@ -99,6 +99,18 @@ class Patient(TimeStampedModel, SoftDeleteModel, SourceIdentifiedModel):
     )
     preferred_language = models.CharField(max_length=35, blank=True, help_text="BCP-47 tag, e.g. en, es")
     active = models.BooleanField(default=True)
+    identity_unknown = models.BooleanField(
+        default=False, help_text="registered with a temporary identity (e.g. an unconscious ED arrival)"
+    )
+    birth_date_estimated = models.BooleanField(default=False)
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_records",
+        help_text="set when this record was merged into another (FHIR Patient.link replaced-by)",
+    )
 
     class Meta:
         ordering = ["family_name", "given_names", "id"]
