@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clinical', '0004_problems_one_primary'),
-        ('patients', '0005_patient_birth_date_estimated_and_more'),
+        ('patients', '0005_temporary_identity_and_merge'),
         ('staff', '0002_specialties'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
