@@ -15,7 +15,7 @@ from .models import InventoryItem, ItemKind, LocationKind, ReorderLevel, StockLo
 
 # (rxcui, unit, unit cost USD, [(lot, quantity, expiry in days)], reorder level at the pharmacy)
 FORMULARY = [
-    ("308192", "capsule", "0.12", [("AMX-2401", 60, 20), ("AMX-2407", 300, 400)], 100),
+    ("308192", "tablet", "0.12", [("AMX-2401", 60, 20), ("AMX-2407", 300, 400)], 100),
     ("197806", "tablet", "0.06", [("IBU-2311", 40, 12), ("IBU-2405", 500, 500)], 100),
     ("198440", "tablet", "0.03", [("APAP-2402", 800, 600)], 200),
     ("861007", "tablet", "0.05", [("MET-2403", 400, 300)], 100),

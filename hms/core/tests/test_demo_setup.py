@@ -13,6 +13,7 @@ from hms.core.management.commands.demo_setup import DEMO_ACCOUNTS, DEMO_SYSTEM
 from hms.fhir.tests.bundles import patient_bundle
 from hms.patients.models import Patient
 from hms.patients.selectors import patients_visible
+from hms.pharmacy.models import MedicationRequest
 from hms.scheduling.models import Appointment, ServiceType, WorkingHours
 from hms.staff.models import Practitioner
 
@@ -29,6 +30,7 @@ def _counts() -> dict[str, int]:
         "service_types": ServiceType.objects.count(),
         "working_hours": WorkingHours.objects.count(),
         "appointments": Appointment.objects.count(),
+        "signed_prescriptions": MedicationRequest.objects.filter(signed_at__isnull=False).count(),
     }
 
 
@@ -77,6 +79,7 @@ def test_demo_setup_imports_bundles_and_is_idempotent(settings, tmp_path):
     # then
     assert _counts() == first
     assert first["patients"] == 2 and first["demo_encounters"] == 2
+    assert first["signed_prescriptions"] == 2  # the pharmacist's work list is not empty
     # clinics: 3 visit types, 3 doctors x 5 weekdays x 2 ranges, the one living patient booked once
     assert (first["service_types"], first["working_hours"], first["appointments"]) == (3, 30, 1)
     doctor = User.objects.get(username="doctor")

@@ -89,6 +89,11 @@ class Command(BaseCommand):
         from hms.inventory.demo import demo_stock
 
         self.stdout.write(demo_stock(accounts["pharmacist"]))
+        from hms.pharmacy.demo import demo_prescriptions
+
+        self.stdout.write(
+            demo_prescriptions(accounts["doctor"], Patient.objects.filter(user=accounts["patient"]).first())
+        )
         self._banner(password)
 
     # -- 1. patients -----------------------------------------------------------------------------------
