@@ -14,7 +14,9 @@ ASGI), logs every patient in over `POST /api/auth/token/` and measures `POST /ap
 (a) uncontended: `--clients` concurrent clients, each booking `--bookings / clients` distinct free slots
     (taken from `hms.scheduling.selectors.slots_free`) of its own doctors on days no other doctor of that
     client uses, so no two requests ever collide; prints bookings/s and p50/p95/p99 latency (ms). A few
-    bookings per client are sent first as warm-up and not counted.
+    bookings per client are sent first as warm-up and not counted. On Linux it also prints the CPU time
+    per booking of the server workers, this database's PostgreSQL backends and the load generator (from
+    /proc): unlike the wall-clock figures it hardly depends on what else runs on the machine.
 (b) race: `--racers` clients (one patient each) all try the same 100 slots (5 doctors x the same 20 times
     of one day), each client in its own random order; prints attempts/s, accepted (201), refused (409),
     other client errors (4xx), server errors (5xx or no answer), then counts overlapping active
@@ -264,6 +266,44 @@ def run_bookings(port: int, jobs: list[tuple[str, list[tuple[int, str]]]]) -> di
     }
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of process `pid` so far (Linux /proc); 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def cpu_snapshot(server_pid: int) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the server's worker processes, of this database's PostgreSQL backends (same
+    host) and of this process (the load generator), by pid."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        backends = [row[0] for row in cursor.fetchall()]
+    return {
+        "server": {p: _proc_cpu(p) for p in [server_pid, *_children(server_pid)]},
+        "postgres": {p: _proc_cpu(p) for p in backends},
+        "client": {os.getpid(): time.process_time()},
+    }
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """CPU seconds used between two snapshots, per part (a process new since `before` counts in full)."""
+    return {part: sum(after[part][p] - before[part].get(p, 0.0) for p in after[part]) for part in after}
+
+
 OVERLAP_SQL = """
 SELECT count(*) FROM scheduling_appointment a JOIN scheduling_appointment b
   ON a.{who}_id = b.{who}_id AND a.id < b.id
@@ -294,6 +334,7 @@ def server_command(args, port: int) -> list[str]:
             f"127.0.0.1:{port}",
             "--workers",
             str(args.workers),
+            *(["--worker-class", "gthread", "--threads", str(args.threads)] if args.threads > 1 else []),
             "--log-level",
             "error",
         ]
@@ -329,6 +370,12 @@ def main() -> None:
     parser.add_argument("--racers", type=int, default=32, help="clients of the race phase")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--server", choices=["gunicorn", "uvicorn"], default="gunicorn")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="gunicorn threads per worker: 1 = sync workers (default), more = gthread workers (keep-alive)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.doctors < args.clients:
@@ -382,7 +429,9 @@ def main() -> None:
             warmup = [(tokens[b], plan[:WARMUP_PER_CLIENT]) for b, plan in zip(bookers, plans, strict=True)]
             run_bookings(port, warmup)
             jobs = [(tokens[b], plan[WARMUP_PER_CLIENT:]) for b, plan in zip(bookers, plans, strict=True)]
+            cpu0 = cpu_snapshot(server.pid) if sys.platform == "linux" else None
             uncontended = run_bookings(port, jobs)
+            cpu = cpu_used(cpu0, cpu_snapshot(server.pid)) if cpu0 else None
             rng = random.Random(args.seed)
             race_jobs = [(tokens[r], rng.sample(race_slots, len(race_slots))) for r in racers]
             race = run_bookings(port, race_jobs)
@@ -398,8 +447,9 @@ def main() -> None:
     overlaps_patient = count_overlaps("patient")
 
     vendor = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    threads = f" ({args.threads} threads)" if args.server == "gunicorn" and args.threads > 1 else ""
     print(
-        f"\ndatabase: {vendor}  server: {args.server} x {args.workers}  cores: {os.cpu_count()}"
+        f"\ndatabase: {vendor}  server: {args.server} x {args.workers}{threads}  cores: {os.cpu_count()}"
         f"  load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     u = uncontended
@@ -408,6 +458,14 @@ def main() -> None:
         f"{u['rate']:.0f} bookings/s; p50 {u['p50']:.1f} ms, p95 {u['p95']:.1f} ms, p99 {u['p99']:.1f} ms"
         f"  [{_fmt_statuses(u['statuses'])}]"
     )
+    if cpu:
+        per = {part: seconds / u["n"] * 1000 for part, seconds in cpu.items()}
+        total = sum(per.values())
+        print(
+            f"    CPU per booking: server {per['server']:.1f} ms, PostgreSQL {per['postgres']:.1f} ms,"
+            f" load generator {per['client']:.1f} ms = {total:.1f} ms, i.e. at most"
+            f" {os.cpu_count() * 1000 / total:.0f} bookings/s on {os.cpu_count()} cores if nothing else ran"
+        )
     r = race
     st = r["statuses"]
     client_errors = sum(v for k, v in st.items() if 400 <= k < 500 and k != 409)

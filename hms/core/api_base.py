@@ -120,7 +120,9 @@ class StrictStringsMixin:
     """Refuse a number, boolean, list or object where a string is expected.
 
     DRF's CharField quietly turns `123` into "123" and `1e999` into "inf"; for patient data that is
-    never what the caller meant. Answers 400 with `{"field": ["Not a valid string."]}`.
+    never what the caller meant. Answers 400 with `{"field": ["Not a valid string."]}`, together with the
+    errors of every other field of the same body (all bad fields at once, not one per round trip); the
+    object-level `validate()` runs only once every field is valid, as usual.
     """
 
     def to_internal_value(self, data):
@@ -133,8 +135,22 @@ class StrictStringsMixin:
                 if value is not None and not isinstance(value, str):
                     errors[name] = ["Not a valid string."]
             if errors:
-                raise serializers.ValidationError(errors)
+                found = {**self._other_field_errors(data, errors), **errors}
+                ordered = {name: found.pop(name) for name in self.fields if name in found}
+                raise serializers.ValidationError({**ordered, **found})
         return super().to_internal_value(data)
+
+    def _other_field_errors(self, data: Mapping, skip: dict) -> dict:
+        """The field errors of `data` without the fields in `skip` (whose own error is already known)."""
+        rest = data.copy() if hasattr(data, "copy") else dict(data)  # QueryDict.copy() keeps lists
+        for name in skip:
+            rest.pop(name, None)
+        try:
+            super().to_internal_value(rest)
+        except serializers.ValidationError as exc:
+            if isinstance(exc.detail, Mapping):
+                return {k: v for k, v in exc.detail.items() if k not in skip}
+        return {}
 
 
 class StrictSerializer(StrictStringsMixin, serializers.Serializer):

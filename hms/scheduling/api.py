@@ -27,13 +27,20 @@ from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
 from hms.core.api_base import CappedCountPagination, HasRole, StrictSerializer, paginate_audited
-from hms.core.errors import NotFoundOrForbidden
 from hms.patients.selectors import patient_get
-from hms.staff.selectors import doctor_get
+from hms.staff.selectors import doctor_get, doctors_list
 
 from . import selectors, services
 from .availability import schedule_zone
-from .models import Appointment, AppointmentChange, AppointmentStatus, BookableResource, Channel, ServiceType
+from .models import (
+    Appointment,
+    AppointmentChange,
+    AppointmentStatus,
+    BookableResource,
+    Channel,
+    ResourceKind,
+    ServiceType,
+)
 
 MAX_ID = 2**63 - 1
 # Local dates accepted in queries: far enough for any real use, far from datetime's limits (year 1/9999),
@@ -74,13 +81,19 @@ def horizon_date() -> dt.date:
 # ---------------------------------------------------------------- output serializers
 
 
-class ServiceTypeSerializer(serializers.ModelSerializer):
+# The output serializers are plain `Serializer`s with their fields declared: a `ModelSerializer` rebuilds its
+# fields from the model's metadata on every instantiation, which was a measurable part of a booking's CPU
+# (docs/performance.md). The output is the same.
+
+
+class ServiceTypeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    display = serializers.CharField(read_only=True)
     minutes = serializers.IntegerField(source="default_minutes", read_only=True, help_text="Slot length.")
 
     class Meta:
-        model = ServiceType
-        fields = ["id", "code", "display", "minutes"]
-        read_only_fields = fields
+        ref_name = "ServiceType"
 
 
 class PatientRef(serializers.Serializer):
@@ -107,49 +120,43 @@ class PractitionerRef(serializers.Serializer):
         ref_name = "SchedulingPractitionerRef"
 
 
-class AppointmentOutputSerializer(serializers.ModelSerializer):
-    class ResourceRef(serializers.ModelSerializer):
-        class Meta:
-            model = BookableResource
-            fields = ["id", "kind", "name"]
-            read_only_fields = fields
-            ref_name = "BookableResourceRef"
+class ResourceRef(serializers.Serializer):
+    """A room or piece of equipment as scheduling outputs show them: id, kind, name."""
 
+    id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(choices=ResourceKind.choices, read_only=True)
+    name = serializers.CharField(read_only=True)
+
+    class Meta:
+        ref_name = "BookableResourceRef"
+
+
+class AppointmentOutputSerializer(serializers.Serializer):
+    """An appointment (FHIR R4 Appointment) as the API returns it; times are UTC ISO 8601."""
+
+    id = serializers.IntegerField(read_only=True)
     patient = PatientRef(read_only=True)
     practitioner = PractitionerRef(read_only=True)
     resource = ResourceRef(read_only=True, allow_null=True)
     service_type = ServiceTypeSerializer(read_only=True)
+    start = serializers.DateTimeField(read_only=True)
+    end = serializers.DateTimeField(read_only=True)
     # Plain strings, not enums: keeps the schema's enum names free of collisions with other "status" fields.
     status = serializers.CharField(
         read_only=True, help_text=f"One of: {', '.join(AppointmentStatus.values)}."
     )
-    channel = serializers.CharField(read_only=True, help_text=f"One of: {', '.join(Channel.values)}.")
     fhir_status = serializers.CharField(read_only=True, help_text="FHIR R4 appointmentstatus code.")
+    reason = serializers.CharField(read_only=True, help_text="Reason for the visit / symptoms.")
+    channel = serializers.CharField(read_only=True, help_text=f"One of: {', '.join(Channel.values)}.")
     created_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    cancellation_reason = serializers.CharField(read_only=True)
     cancelled_by_id = serializers.IntegerField(read_only=True, allow_null=True)
+    cancelled_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    late_cancellation = serializers.BooleanField(read_only=True)
 
     class Meta:
-        model = Appointment
-        fields = [
-            "id",
-            "patient",
-            "practitioner",
-            "resource",
-            "service_type",
-            "start",
-            "end",
-            "status",
-            "fhir_status",
-            "reason",
-            "channel",
-            "created_by_id",
-            "created_at",
-            "cancellation_reason",
-            "cancelled_by_id",
-            "cancelled_at",
-            "late_cancellation",
-        ]
-        read_only_fields = fields
+        ref_name = "AppointmentOutput"
 
 
 class AppointmentChangeSerializer(serializers.ModelSerializer):
@@ -175,9 +182,8 @@ class AppointmentChangeSerializer(serializers.ModelSerializer):
 class AppointmentDetailSerializer(AppointmentOutputSerializer):
     history = AppointmentChangeSerializer(source="changes", many=True, read_only=True)
 
-    class Meta(AppointmentOutputSerializer.Meta):
-        fields = [*AppointmentOutputSerializer.Meta.fields, "history"]
-        read_only_fields = fields
+    class Meta:
+        ref_name = "AppointmentDetail"
 
 
 # ---------------------------------------------------------------- input serializers
@@ -238,9 +244,18 @@ class AutoAssignInput(StrictSerializer):
 
 
 class SlotsQuery(StrictSerializer):
-    date_from = LocalDateField()
-    date_to = LocalDateField(required=False)
+    """The query of the slots endpoint: `from`, `to` (local dates) and `service`. Errors are reported under
+    those parameter names; `validated_data` holds `date_from`, `date_to` (default: `from`) and `service`."""
+
     service = serializers.CharField(max_length=64)
+
+    def get_fields(self):
+        # `from` is a Python keyword, so these two cannot be declared as class attributes.
+        return {
+            "from": LocalDateField(source="date_from"),
+            "to": LocalDateField(source="date_to", required=False),
+            **super().get_fields(),
+        }
 
     def validate(self, attrs):
         attrs.setdefault("date_to", attrs["date_from"])
@@ -292,6 +307,16 @@ def _booking_patient(request, patient_id: int | None):
     return patient_get(user, patient_id)
 
 
+def _booking_doctor(practitioner_id: int):
+    """The active doctor `practitioner_id` (the rule of `hms.staff.selectors.doctors_list`), without the
+    specialty and organization `doctor_get` joins (a booking does not show them); ValidationError (400,
+    field `practitioner`) when there is none."""
+    found = doctors_list().select_related(None).order_by().filter(pk=practitioner_id)[:1]
+    if not found:
+        raise ValidationError({"practitioner": "Unknown doctor."})
+    return found[0]
+
+
 def _local_day_range(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     zone = zoneinfo.ZoneInfo(settings.HOSPITAL_TIME_ZONE)
     start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
@@ -338,17 +363,7 @@ class DoctorSlotsApi(GenericAPIView):
     )
     def get(self, request, pk: int):
         params = request.query_params
-        query = SlotsQuery(
-            data={
-                k: v
-                for k, v in {
-                    "date_from": params.get("from"),
-                    "date_to": params.get("to"),
-                    "service": params.get("service"),
-                }.items()
-                if v is not None
-            }
-        )
+        query = SlotsQuery(data={k: params[k] for k in ("from", "to", "service") if k in params})
         query.is_valid(raise_exception=True)
         doctor = doctor_get(pk)
         service = _service(query.validated_data["service"])
@@ -436,10 +451,7 @@ class AppointmentListCreateApi(GenericAPIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         patient = _booking_patient(request, v.get("patient"))
-        try:
-            practitioner = doctor_get(v["practitioner"])
-        except NotFoundOrForbidden:
-            raise ValidationError({"practitioner": "Unknown doctor."}) from None
+        practitioner = _booking_doctor(v["practitioner"])
         resource = None
         if v.get("resource"):
             resource = BookableResource.objects.filter(pk=v["resource"], active=True).first()

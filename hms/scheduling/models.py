@@ -10,10 +10,13 @@ Times: `WorkingHours` and exceptions are wall-clock times in the schedule's `tim
 """
 
 from django.conf import settings
+from django.contrib.postgres.fields import DateTimeRangeField
+from django.contrib.postgres.lookups import Overlap
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
-from django.db.models import Q
+from django.db import connections, models
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+from django.db.models import F, Func, Q, Value
 from django.utils import timezone
 
 from hms.core.models import TimeStampedModel
@@ -224,13 +227,33 @@ class Channel(models.TextChoices):
     WALK_IN = "walk-in", "Walk-in"
 
 
+# An appointment's [start, end) as a PostgreSQL range: the indexed expression of the exclusion constraints.
+_SPAN = Func(F("start"), F("end"), Value("[)"), function="tstzrange", output_field=DateTimeRangeField())
+
+
+def overlaps_q(start, end, *, vendor: str) -> Q:
+    """The condition "the appointment's [start, end) intersects [`start`, `end`)" for a database `vendor`.
+
+    On PostgreSQL it is `tstzrange(start, end, '[)') && tstzrange(...)`, the expression of the exclusion
+    constraints (migration 0002), so the search uses their GiST indexes by time. The equivalent
+    `start < end' AND end > start'` can only use the (practitioner, start) B-tree for `start < end'`, i.e. it
+    walks the whole earlier history of that practitioner or patient. Elsewhere: the two comparisons.
+    An empty or inverted window (`end <= start`) intersects nothing.
+    """
+    if not start < end:
+        return Q(pk__in=[])
+    if vendor == "postgresql":
+        return Q(Overlap(_SPAN, DateTimeTZRange(start, end, "[)")))
+    return Q(start__lt=end, end__gt=start)
+
+
 class AppointmentQuerySet(models.QuerySet):
     def active(self):
         return self.exclude(status__in=INACTIVE_STATUSES)
 
     def overlapping(self, start, end):
-        """Rows whose [start, end) intersects [start, end)."""
-        return self.filter(start__lt=end, end__gt=start)
+        """Rows whose [start, end) intersects [start, end) (see `overlaps_q`)."""
+        return self.filter(overlaps_q(start, end, vendor=connections[self.db].vendor))
 
 
 class Appointment(TimeStampedModel):
