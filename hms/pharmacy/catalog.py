@@ -12,7 +12,14 @@ Data, loaded once at import into immutable module-level objects (frozen dataclas
   BPCK): `rxcui`, `name` (RxNorm name as written), `ingredients` (";"-separated ingredient names of
   `ingredients.csv`), `strength` (e.g. "500 mg", "" for packs), `dose_form` (RxNorm dose form),
   `route` (lower case, e.g. oral, intravenous, inhalation, topical), `therapeutic_class` (overrides the
-  ingredients' for combination products) and `origin` (`synthea` | `formulary`).
+  ingredients' for combination products), `origin` (`synthea` | `formulary`) and `verified` (where the
+  code ↔ name pair was checked: `synthea` = the Synthea sample data, `synthea-costs` = Synthea's
+  `src/main/resources/costs/medications.csv`, `ecqm` = the VSAC expansions of the CMS eCQM value sets
+  (e.g. as published in the eCQM Update 2025-05-08: "Antihypertensives", "Opioids", "Hypoglycemics
+  Treatment Medications", "Potentially Harmful ... for Older Adults", the statin-intensity sets), `ohdsi` =
+  an OHDSI standardized-vocabulary export (concept_name / concept_code rows with vocabulary_id RxNorm,
+  e.g. the PEDSnet Variable-Dictionary drug code sets); empty = not yet checked against a public source,
+  to be checked before production).
 - Contents: every medication of the Synthea sample data (listed by
   `hms/pharmacy/data/extract_synthea_medications.py` into `synthea_rxcuis.txt`) plus the formulary of
   a general hospital (analgesics, antibiotics, anticoagulants, antihypertensives, statins, antidiabetics,
@@ -63,7 +70,7 @@ class Medication:
     drug_classes: tuple[str, ...]
     therapeutic_class: str
     origin: str = "formulary"  # "synthea" | "formulary"
-    verified: str = ""  # where the code was checked: "synthea" | "synthea-costs" | "ecqm" | "" (not yet)
+    verified: str = ""  # where the code was checked: "synthea" | "synthea-costs" | "ecqm" | "ohdsi" | ""
 
     @property
     def ingredient_names(self) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ FLAGGED = [
     ("596206", "903884", "contraindicated"),  # ramelteon + fluvoxamine
     ("105586", SMX_TMP, "major"),  # methotrexate + trimethoprim
     ("664741", "198051", "major"),  # atazanavir + omeprazole
-    ("643476", "310534", "contraindicated"),  # bosentan + glyburide
+    ("643476", "310537", "contraindicated"),  # bosentan + glyburide
     ("1726319", "197856", "major"),  # irinotecan + itraconazole (strong CYP3A4 inhibitor)
     ("200371", "310672", "major"),  # citalopram + haloperidol (QT + QT)
     ("198274", "310385", "contraindicated"),  # thioridazine + fluoxetine

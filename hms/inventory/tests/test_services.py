@@ -243,7 +243,7 @@ def test_demo_stock_is_idempotent_and_shows_alerts(world):
     counts = (StockMove.objects.count(), StockLot.objects.count())
     demo_stock(world["pharmacist"])
     assert (StockMove.objects.count(), StockLot.objects.count()) == counts
-    assert any(s.item.rxcui == "617312" for s in low_stock_report())
+    assert any(s.item.rxcui == "617311" for s in low_stock_report())
     assert {b.lot.lot_number for b in expiring_report(days=30)} >= {"AMX-2401", "IBU-2311", "AMX-2309"}
 
 

@@ -26,7 +26,7 @@ warfarin 5 mg po daily | 855332 | prod | 5 mg | 5 mg | oral | QD | 1 | - | -
 Metformin 1 g bid with meals | 861004 | prod | 1 g | 1 g | oral | BID | 2 | - | -
 albuterol 2 puffs inh q4-6h prn | 435 | ing | - | 2 puff | inhalation | Q4H-PRN | 6 | prn | -
 lisinopril 10mg once daily | 314076 | prod | 10 mg | 10 mg | oral | QD | 1 | - | -
-atorvastatin 40 mg qhs | 617312 | prod | 40 mg | 40 mg | oral | QHS | 1 | - | -
+atorvastatin 40 mg qhs | 617311 | prod | 40 mg | 40 mg | oral | QHS | 1 | - | -
 amoxicillin/clavulanate 875 mg bid for 10 days | 562508 | prod | 875 mg | 875 mg | oral | BID | 2 | - | 10
 insulin glargine 10 units sc qhs | 274783 | ing | - | 10 unit | subcutaneous | QHS | 1 | - | -
 Paracetamol 1 g PO q6h prn pain | 161 | ing | 1 g | 1 g | oral | Q6H-PRN | 4 | prn | -
@@ -38,7 +38,7 @@ Take 1 tablet of lisinopril 20 mg by mouth qam | 314077 | prod | 20 mg | 1 table
 metoprolol 25 mg PO BID | 866924 | prod | 25 mg | 25 mg | oral | BID | 2 | - | -
 furosemide 40 mg IV stat | 4603 | ing | 40 mg | 40 mg | intravenous | STAT | - | - | -
 Salbutamol 100 mcg 2 puffs inhaled 4 times a day | 435 | ing | 100 mcg | 2 puff | inhalation | QID | 4 | - | -
-ceftriaxone 1 g IV q24h for 5 days | 1665005 | prod | 1 g | 1 g | intravenous | Q24H | 1 | - | 5
+ceftriaxone 1 g IV q24h for 5 days | 1665021 | prod | 1 g | 1 g | intravenous | Q24H | 1 | - | 5
 enoxaparin 40 mg SC once daily | 67108 | ing | 40 mg | 40 mg | subcutaneous | QD | 1 | - | -
 omeprazole 20 mg p.o. q.d. x 4 weeks | 198051 | prod | 20 mg | 20 mg | oral | QD | 1 | - | 28
 sertraline 50 mg every day | 312941 | prod | 50 mg | 50 mg | oral | QD | 1 | - | -

@@ -65,12 +65,31 @@ def test_code_verification_status():
     """Where each code was cross-checked (docs/cds.md); most of the formulary is, the rest is listed."""
     counts = {}
     for med in catalog.MEDICATIONS.values():
-        assert med.verified in ("synthea", "synthea-costs", "ecqm", ""), med
+        assert med.verified in ("synthea", "synthea-costs", "ecqm", "ohdsi", ""), med
         assert (med.verified == "synthea") == (med.origin == "synthea"), med
         counts[med.verified] = counts.get(med.verified, 0) + 1
     assert counts["ecqm"] + counts["synthea-costs"] >= 120
     # codes found wrong during the cross-check stay out (each was another drug in RxNorm)
-    for wrong in ("197985", "238135", "636671", "198045"):
+    for wrong in (
+        "197985",
+        "238135",
+        "636671",
+        "198045",
+        # eCQM 2025-05-08 expansions: 198466 aspirin 325 MG capsule, 860092 ketorolac 15 MG/ML 1 ML,
+        # 1191250 naloxone 1 MG/ML 2 ML syringe, 831102 diltiazem 90 MG tablet, 859751 rosuvastatin 20 MG,
+        # 310534 glyburide 2.5 MG, 991486 codeine / promethazine solution, 995218 hydroxyzine 10 MG,
+        # 617312 atorvastatin 10 MG, 1665005 ceftriaxone 500 MG
+        "198466",
+        "860092",
+        "1191250",
+        "831102",
+        "859751",
+        "310534",
+        "991486",
+        "995218",
+        "617312",
+        "1665005",
+    ):
         assert catalog.medication_get(wrong) is None
     assert catalog.medication_get("310798").name == "hydrochlorothiazide 25 MG Oral Tablet"
     assert catalog.medication_get("311700").name == "Midazolam 1 MG/ML Injectable Solution"
