@@ -23,6 +23,8 @@ urlpatterns = [
     path("api/", include("hms.inventory.api_urls")),
     path("api/", include("hms.pharmacy.api_urls")),
     path("api/", include("hms.cds.api_urls")),
+    path("api/", include("hms.inpatient.api_urls")),
+    path("api/", include("hms.emergency.api_urls")),
     path(
         "medical/api/prescriptions/", SeedPrescriptionListCreateApi.as_view(), name="api-prescriptions-seed"
     ),

@@ -48,7 +48,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         ["accounts.user", "staff.practitioner", "staff.organization", "staff.specialty"], "view add change"
     )
     + _perms(["patients.patient"], "view add change delete")
-    + _perms(["audit.auditevent", "auth.group"], "view"),
+    + _perms(["audit.auditevent", "auth.group"], "view")
+    # reference data the administrators keep: note templates, emergency codes and their response teams
+    + _perms(["clinical.notetemplate", "emergency.codetype"], "view add change")
+    + _perms(["emergency.codeactivation", "emergency.codealert", "emergency.broadcast"], "view"),
     Role.DOCTOR: _perms(["patients.patient"], "view") + _perms(_CLINICAL_MODELS, "view add change"),
     Role.NURSE: _perms(["patients.patient"], "view")
     + _perms(_CLINICAL_MODELS, "view")

@@ -129,12 +129,17 @@ def notification_render(*, event: str, channel: str, context: dict) -> tuple[str
 # --- sending ----------------------------------------------------------------------------------------
 
 
-def _channels_for(recipient: User, channels) -> list[str]:
-    wanted = preference_get(recipient).channels
+def _channels_for(recipient: User, channels, *, critical: bool = False) -> list[str]:
     if channels is not None:
         unknown = set(channels) - set(Channel.values)
         if unknown:
             raise ValueError(f"unknown channels {sorted(unknown)}")
+    if critical:
+        if channels is None:
+            raise ValueError("a critical notification names its channels")
+        return [c for c in Channel.values if c in set(channels)]
+    wanted = preference_get(recipient).channels
+    if channels is not None:
         wanted = [c for c in wanted if c in set(channels)]
     return wanted
 
@@ -157,6 +162,7 @@ def notification_send(
     dedupe_key: str,
     channels=None,
     sender: User | None = None,
+    critical: bool = False,
 ) -> list[Delivery]:
     """Notify `recipient` of `event` on each channel they accept; at most once per `dedupe_key`.
 
@@ -167,6 +173,8 @@ def notification_send(
     - `channels`: optional iterable of "in_app", "email", "sms" narrowing the recipient's preferences (a
       channel the recipient switched off is never used).
     - `sender`: the user who caused it, if any (a staff message); None for system events.
+    - `critical`: life-safety alerts to staff (a code activation): every channel in `channels` is used
+      whatever the recipient's preferences say (`channels` is then required). Never for patients' events.
 
     Returns one `Delivery` per channel used, the existing one where the pair was already recorded.
     An inactive recipient gets nothing ([]). A channel with no address (no email, no phone) is recorded
@@ -183,7 +191,7 @@ def notification_send(
         return []
     deliveries: list[Delivery] = []
     with transaction.atomic():
-        for channel in _channels_for(recipient, channels):
+        for channel in _channels_for(recipient, channels, critical=critical):
             existing = Delivery.objects.filter(dedupe_key=dedupe_key, channel=channel).first()
             if existing is None:
                 try:

@@ -9,8 +9,9 @@ Who sees what (DESIGN.md "Who may see what"):
 | receptionist, billing, pharmacist, lab technician | all live patients | none (later issues: orders) |
 | admin | all, soft-deleted included | none |
 
-"In their care" = an Encounter where the user's Practitioner is the performer or a participant, or an
-Appointment with them (admissions join this rule when that module lands).
+"In their care" = an Encounter where the user's Practitioner is the performer or a participant (an admission's
+inpatient encounter names the admitting doctor), an Appointment with them, or an active admission to a ward
+they are assigned to (`inpatient.NurseWardAssignment`).
 A record outside the user's scope is reported exactly like a missing one: `NotFoundOrForbidden` (404).
 
 Search (one box for the front desk, `patient_search`):
@@ -48,7 +49,8 @@ def _practitioner_id(user) -> int | None:
 
 def _in_care_filter(practitioner_id: int) -> Q:
     """`pk IN (patients of the practitioner's encounters UNION those they took part in UNION those with an
-    appointment with them)`. Any appointment counts except one entered in error (a cancelled or missed visit
+    appointment with them UNION those admitted to a ward they are assigned to)`. Any appointment counts
+    except one entered in error (a cancelled or missed visit
     was still prepared for).
 
     One IN over a UNION lets PostgreSQL plan a semi-join driven by the practitioner's (few) encounters;
@@ -71,7 +73,15 @@ def _in_care_filter(practitioner_id: int) -> Q:
         .order_by()
         .values("patient_id")
     )
-    return Q(pk__in=direct.union(team, booked))
+    from hms.inpatient.models import Admission
+
+    # Patients admitted (active admission) to a ward the practitioner is assigned to (NurseWardAssignment).
+    on_ward = (
+        Admission.objects.filter(status="active", ward__staff_assignments__practitioner_id=practitioner_id)
+        .order_by()
+        .values("patient_id")
+    )
+    return Q(pk__in=direct.union(team, booked, on_ward))
 
 
 def patients_visible(user, *, include_deleted: bool = False) -> QuerySet[Patient]:

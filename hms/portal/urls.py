@@ -1,9 +1,14 @@
 from django.urls import path
 
 from . import appointment_views as appts
+from . import bedboard_views as beds
 from . import careplan_views as careplans
+from . import codes_views as codes
 from . import document_views as docs
+from . import ed_views as ed
 from . import encounter_views as encounters
+from . import inpatient_report_views as inpatient_reports
+from . import inpatient_views as inpatient
 from . import lab_views as lab
 from . import pharmacy_views as pharmacy
 from . import prescription_views as rx
@@ -108,4 +113,43 @@ urlpatterns = [
         reminders.medication_reminder_update,
         name="medication_reminder_update",
     ),
+    # bed board and inpatient reports
+    path("wards/", beds.bed_overview, name="bed_overview"),
+    path("wards/table/", beds.bed_overview_table, name="bed_overview_table"),
+    path("wards/<int:pk>/board/", beds.bed_board, name="bed_board"),
+    path("wards/<int:pk>/board/table/", beds.bed_board_table, name="bed_board_table"),
+    path("reports/inpatient/", inpatient_reports.inpatient_reports, name="inpatient_reports"),
+    # codes and broadcasts
+    path("codes/activate/", codes.code_activate, name="code_activate"),
+    path("codes/log/", codes.code_log, name="code_log"),
+    path("codes/<int:pk>/", codes.code_activation, name="code_activation"),
+    path("codes/<int:pk>/alerts/", codes.code_activation_alerts, name="code_activation_alerts"),
+    path("codes/<int:pk>/close/", codes.code_close, name="code_close"),
+    path("alerts/mine/", codes.my_alerts, name="my_alerts"),
+    path("alerts/<int:pk>/acknowledge/", codes.alert_acknowledge, name="alert_acknowledge"),
+    path("duty/", codes.duty_toggle, name="duty_toggle"),
+    path("broadcasts/new/", codes.broadcast, name="broadcast"),
+    # emergency department and patient emergency requests
+    path("ed/board/", ed.ed_board, name="ed_board"),
+    path("ed/board/table/", ed.ed_board_table, name="ed_board_table"),
+    path("ed/arrival/", ed.ed_arrival, name="ed_arrival"),
+    path("ed/patients/search/", ed.ed_patient_search, name="ed_patient_search"),
+    path("ed/esi-suggest/", ed.ed_esi_suggest, name="ed_esi_suggest"),
+    path("ed/visits/<int:pk>/triage/", ed.ed_triage, name="ed_triage"),
+    path("ed/visits/<int:pk>/seen/", ed.ed_seen, name="ed_seen"),
+    path("ed/visits/<int:pk>/depart/", ed.ed_depart, name="ed_depart"),
+    path("ed/requests/<int:pk>/<str:action>/", ed.ed_request_act, name="ed_request_act"),
+    path("me/emergency/", ed.emergency_request, name="emergency_request"),
+    path("me/emergency/<int:pk>/", ed.emergency_request_status, name="emergency_request_status"),
+    # wards and beds, ADT, temporary identity and merge
+    path("patients/<int:pk>/admit/", inpatient.admit, name="admit"),
+    path("admissions/<int:pk>/", inpatient.admission, name="admission"),
+    path("admissions/<int:pk>/transfer/", inpatient.admission_transfer, name="admission_transfer"),
+    path("admissions/<int:pk>/discharge/", inpatient.admission_discharge, name="admission_discharge"),
+    path("admissions/<int:pk>/summary.pdf", inpatient.admission_pdf, name="admission_pdf"),
+    path("emergency/quick-admit/", inpatient.quick_admit, name="quick_admit"),
+    path("patients/merge/", inpatient.patient_merge, name="patient_merge"),
+    path("patients/merge/search/", inpatient.patient_merge_search, name="patient_merge_search"),
+    path("admin-home/locations/", inpatient.locations, name="locations"),
+    path("admin-home/locations/<int:pk>/edit/", inpatient.location_edit, name="location_edit"),
 ]

@@ -13,7 +13,18 @@ from hms.clinical.tests.chart_factory import chart_create
 from hms.core.testing import PatientFactory, PractitionerFactory, UserFactory
 from hms.patients.models import Patient
 
-OUR_APPS = ["accounts", "audit", "staff", "patients", "clinical", "lab", "pharmacy", "documents"]
+OUR_APPS = [
+    "accounts",
+    "audit",
+    "staff",
+    "patients",
+    "clinical",
+    "lab",
+    "pharmacy",
+    "documents",
+    "inpatient",
+    "emergency",
+]
 NOT_IN_ADMIN = {"patients.MRNCounter"}
 
 

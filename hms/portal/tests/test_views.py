@@ -266,7 +266,8 @@ def test_chart_shows_every_section_and_is_audited(client, charted):
         assert text in body, text
     assert "Shellfish" not in body  # resolved allergy: not in the banner
     assert body.count('data-testid="vitals-chart"') == 3  # blood pressure, weight, BMI
-    assert "<svg" in body and "kozea.github.io" not in body and body.count("<script") == 1  # htmx only
+    # htmx and the alert socket (base.html), both served by us
+    assert "<svg" in body and "kozea.github.io" not in body and body.count("<script") == 2
     event = _events(action="read", patient=patient)[-1]
     assert event.actor == doctor and event.channel == "web" and event.detail["view"] == "chart"
 

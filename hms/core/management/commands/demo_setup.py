@@ -94,6 +94,9 @@ class Command(BaseCommand):
         self.stdout.write(
             demo_prescriptions(accounts["doctor"], Patient.objects.filter(user=accounts["patient"]).first())
         )
+        from hms.inpatient.demo import demo_wards  # wards, beds and admissions (issue 6)
+
+        self.stdout.write(demo_wards(accounts))
         self._banner(password)
 
     # -- 1. patients -----------------------------------------------------------------------------------
