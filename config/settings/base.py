@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "hms.scheduling",
     "hms.inpatient",
     "hms.emergency",
+    "hms.billing",
     "hms.messaging",
     "hms.frontdesk",
     "hms.fhir",
