@@ -3,6 +3,7 @@
 import pytest
 
 from hms.accounts.roles import Role
+from hms.core.browser_testing import asgi_server, browser  # noqa: F401  (shared browser-test fixtures)
 from hms.core.testing import api_client_for, make_user
 
 

@@ -11,14 +11,14 @@ import pytest
 from hms.accounts.roles import Role
 from hms.core.testing import make_user
 from hms.documents.models import Document
-from hms.portal.tests.test_browser import ARTIFACTS, _login, browser  # noqa: F401 - fixture
+from hms.portal.tests.test_browser import ARTIFACTS, _login
 
 from .conftest import HTML_BYTES, PDF_BYTES, image_bytes
 
 pytestmark = pytest.mark.browser
 
 
-def test_patient_uploads_a_scan_and_downloads_it_on_a_phone(live_server, browser, transactional_db, tmp_path):  # noqa: F811
+def test_patient_uploads_a_scan_and_downloads_it_on_a_phone(live_server, browser, transactional_db, tmp_path):
     from playwright.sync_api import expect
 
     user = make_user(Role.PATIENT, username="pat.docs", first_name="Dora", last_name="Docs")
@@ -69,7 +69,7 @@ def test_patient_uploads_a_scan_and_downloads_it_on_a_phone(live_server, browser
         context.close()
 
 
-def test_doctor_attaches_a_document_on_the_encounter_screen(live_server, browser, transactional_db, tmp_path):  # noqa: F811
+def test_doctor_attaches_a_document_on_the_encounter_screen(live_server, browser, transactional_db, tmp_path):
     """The documents section of the encounter screen uploads in place (htmx multipart), no navigation."""
     from playwright.sync_api import expect
 

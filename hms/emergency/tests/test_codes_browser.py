@@ -3,8 +3,6 @@ served by uvicorn in a thread (HTTP and WebSockets in one process, like producti
 live server has no WebSockets). Skips without /usr/bin/chromium (fails under CI, like the portal's)."""
 
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -35,43 +33,8 @@ pytestmark = [
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = f"Browser tests need Debian's Chromium at {CHROMIUM} (apt-get install chromium)."
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
-@pytest.fixture
-def asgi_server(transactional_db):
-    """`config.asgi.application` on a free local port; yields its base URL."""
-    import uvicorn
-
-    from config.asgi import application
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
 
 
 def _page_for(browser, base_url: str, user):

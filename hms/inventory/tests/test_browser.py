@@ -30,19 +30,6 @@ PASSWORD = "pass-Word-123"  # hms.core.testing.UserFactory
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = f"Browser tests need Debian's Chromium at {CHROMIUM}."
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield instance
-        instance.close()
 
 
 def test_pharmacist_dispenses_from_the_work_list_on_a_phone(live_server, browser, transactional_db, world):

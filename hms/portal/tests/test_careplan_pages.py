@@ -19,7 +19,7 @@ from hms.clinical.models import CarePlan, CarePlanActivity, Condition, Goal, Obs
 from hms.core import codes
 from hms.core.testing import make_user, put_in_care
 
-from .test_browser import ARTIFACTS, _login, browser  # noqa: F401  (the browser fixture)
+from .test_browser import ARTIFACTS, _login
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 NOW = timezone.now()
@@ -308,7 +308,7 @@ def test_care_plans_page_access(client, world):
 
 
 @pytest.mark.browser
-def test_nurse_ticks_off_a_task_in_the_browser(live_server, browser, transactional_db):  # noqa: F811
+def test_nurse_ticks_off_a_task_in_the_browser(live_server, browser, transactional_db):
     from playwright.sync_api import expect
 
     data = _world()

@@ -15,11 +15,9 @@ from hms.clinical.notes import note_create_draft, note_sign
 from hms.core.testing import PatientFactory, make_user, put_in_care
 from hms.scheduling.models import Appointment, AppointmentStatus, ServiceType
 
-from . import test_browser
 from .conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
-browser = test_browser.browser  # the module-scoped Chromium fixture of the browser tests
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 

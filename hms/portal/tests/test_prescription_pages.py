@@ -176,18 +176,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "pass-Word-123"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"Browser tests need Debian's Chromium at {CHROMIUM}.")
-        pytest.skip(f"Browser tests need Debian's Chromium at {CHROMIUM}.")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        yield instance
-        instance.close()
 
 
 @pytest.mark.browser

@@ -153,7 +153,7 @@ def test_scope_and_roles(client, patient_user):
 def test_patient_sets_reminder_times_on_a_phone(live_server, transactional_db):
     from playwright.sync_api import expect, sync_playwright
 
-    from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+    from hms.core.browser_testing import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     if not Path(CHROMIUM).exists():

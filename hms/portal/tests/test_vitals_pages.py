@@ -216,7 +216,7 @@ def test_doctor_sees_the_trend_fragment(client, ward):
 def test_patient_submits_a_daily_report_and_sees_the_chart(live_server, transactional_db):
     from playwright.sync_api import expect
 
-    from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+    from hms.core.browser_testing import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
     if not CHROMIUM.exists():
         pytest.skip(f"Browser tests need Debian's Chromium at {CHROMIUM}.")
