@@ -2,7 +2,6 @@
 the limit, speed, and the staff-only API."""
 
 import re
-import time
 
 import pytest
 
@@ -86,19 +85,6 @@ def test_a_small_index_orders_by_billable_then_shorter_description():
     )
     assert [c.code for c in index.search("chol")] == ["A01.0", "A01.1", "A01"]
     assert normalize_code(" a011 ") == "A01.1"
-
-
-def test_each_query_takes_under_20_ms():
-    """The best of 7 runs per query, so that other processes on a busy machine do not decide the result."""
-    index = icd10_index()
-    queries = ["E11", "E119", "type 2 diabetes", "a", "s", "left s", "fracture femur", "pain", "1 2"]
-    for q in queries:
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            index.search(q, 20)
-            times.append(time.perf_counter() - start)
-        assert min(times) < 0.020, (q, times)
 
 
 @pytest.mark.django_db
