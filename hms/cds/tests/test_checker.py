@@ -49,6 +49,7 @@ FLAGGED = [
     ("105586", SMX_TMP, "major"),  # methotrexate + trimethoprim
     ("664741", "198051", "major"),  # atazanavir + omeprazole
     ("643476", "310537", "contraindicated"),  # bosentan + glyburide
+    ("198202", "1535457", "contraindicated"),  # rifampin + ritonavir
     ("1726319", "197856", "major"),  # irinotecan + itraconazole (strong CYP3A4 inhibitor)
     ("200371", "310672", "major"),  # citalopram + haloperidol (QT + QT)
     ("198274", "310385", "contraindicated"),  # thioridazine + fluoxetine
