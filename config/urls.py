@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from hms.billing.api_claims import ClaimListCreateApiV1
+from hms.billing.api_invoices import SeedBillListApi
 from hms.pharmacy.api import SeedPrescriptionListCreateApi
 
 urlpatterns = [
@@ -25,9 +27,12 @@ urlpatterns = [
     path("api/", include("hms.cds.api_urls")),
     path("api/", include("hms.inpatient.api_urls")),
     path("api/", include("hms.emergency.api_urls")),
+    path("api/", include("hms.billing.api_urls")),
     path(
         "medical/api/prescriptions/", SeedPrescriptionListCreateApi.as_view(), name="api-prescriptions-seed"
     ),
+    path("patients/api/bills/", SeedBillListApi.as_view(), name="api-bills-seed"),
+    path("patients/api/insurance/claim/", ClaimListCreateApiV1.as_view(), name="api-insurance-claim-seed"),
     path("frontdesk/", include("hms.frontdesk.urls", namespace="frontdesk")),
     path("", include("hms.portal.urls")),
 ]

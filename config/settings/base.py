@@ -139,6 +139,8 @@ STORAGES = {
 # come from the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables (boto3).
 PRIVATE_MEDIA_ROOT = env("PRIVATE_MEDIA_ROOT", default=str(BASE_DIR / "private-media"))
 DOCUMENT_MAX_BYTES = env.int("DOCUMENT_MAX_BYTES", default=20 * 1024 * 1024)
+# Online payments (hms.billing.gateways): "none" records desk payments only; "fake" completes at once (demo).
+PAYMENT_GATEWAY = env("PAYMENT_GATEWAY", default="none")
 if env("DOCUMENT_STORAGE", default="local") == "s3":
     STORAGES["documents"] = {
         "BACKEND": "storages.backends.s3.S3Storage",

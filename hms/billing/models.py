@@ -10,6 +10,9 @@ from hms.core.models import SourceIdentifiedModel, TimeStampedModel, source_uniq
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 RATE = {"max_digits": 7, "decimal_places": 4}  # 0.0825 = 8.25 %
+# Unit prices may have sub-cent precision (e.g. a tablet at 0.1234, inventory unit costs have 4 decimals);
+# amounts (quantity x unit price, tax, totals) are rounded to the cent per line (hms.billing.money).
+UNIT_PRICE = {"max_digits": 16, "decimal_places": 4}
 
 
 class PayerClass(models.TextChoices):
@@ -40,7 +43,7 @@ class PriceListEntry(TimeStampedModel):
     display = models.CharField(max_length=300)
     category = models.CharField(max_length=20, choices=ChargeCategory.choices)
     payer_class = models.CharField(max_length=12, choices=PayerClass.choices, default=PayerClass.SELF_PAY)
-    unit_price = models.DecimalField(**MONEY)
+    unit_price = models.DecimalField(**UNIT_PRICE)
     currency = models.CharField(max_length=3, default="USD")
     tax_rate = models.DecimalField(**RATE, default=0)
     valid_from = models.DateField()
@@ -91,7 +94,7 @@ class ChargeItem(TimeStampedModel):
         PriceListEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     quantity = models.DecimalField(max_digits=12, decimal_places=3, default=1)
-    unit_price = models.DecimalField(**MONEY)
+    unit_price = models.DecimalField(**UNIT_PRICE)
     currency = models.CharField(max_length=3, default="USD")
     tax_rate = models.DecimalField(**RATE, default=0)
     net_amount = models.DecimalField(**MONEY)
@@ -185,7 +188,7 @@ class InvoiceLine(models.Model):
     description = models.CharField(max_length=300)
     code = models.CharField(max_length=40, blank=True)
     quantity = models.DecimalField(max_digits=12, decimal_places=3)
-    unit_price = models.DecimalField(**MONEY)
+    unit_price = models.DecimalField(**UNIT_PRICE)
     tax_rate = models.DecimalField(**RATE, default=0)
     net_amount = models.DecimalField(**MONEY)
     tax_amount = models.DecimalField(**MONEY)

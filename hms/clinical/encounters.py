@@ -20,6 +20,7 @@ from django.utils import timezone
 from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
+from hms.billing import charges
 from hms.core.errors import Conflict, NotFoundOrForbidden
 from hms.patients.models import Patient
 from hms.scheduling import services as appointment_services
@@ -219,4 +220,5 @@ def encounter_close(*, encounter: Encounter, disposition: str, by, request=None)
             obj=locked,
             detail={"status": {"from": from_status, "to": locked.status}, "disposition": disposition},
         )
+        charges.capture_consultation(locked)  # billing: the visit's fee (savepoint; never blocks the close)
     return locked

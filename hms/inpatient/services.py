@@ -23,6 +23,7 @@ from django.utils import timezone
 from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
+from hms.billing import charges
 from hms.clinical.encounters import DISCHARGE_DISPOSITIONS
 from hms.clinical.models import Encounter, EncounterClass, EncounterStatus
 from hms.clinical.services import clinical_write_check
@@ -544,6 +545,7 @@ def admission_discharge(
             obj=locked,
             detail={"discharge": {"disposition": disposition, "bed": bed.pk}},
         )
+        charges.capture_discharge(locked)  # billing: the stay's bed-days (savepoint; never blocks)
         beds_publish(locked.ward_id)
     return locked
 

@@ -39,6 +39,7 @@ from django.utils import timezone
 from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
+from hms.billing import charges
 from hms.clinical.models import Observation, ObservationInterpretation
 from hms.clinical.services import clinical_write_check
 from hms.core.errors import Conflict, NotFoundOrForbidden
@@ -508,6 +509,8 @@ def lab_result_record(
             },
         )
         _notify_requester(report, order)
+        if status == ReportStatus.FINAL:
+            charges.capture_lab_result(order)  # billing: the test's price (savepoint; never blocks)
     return report
 
 

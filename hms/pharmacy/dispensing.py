@@ -34,6 +34,7 @@ from django.utils import timezone
 from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
+from hms.billing import charges
 from hms.clinical.allergies import allergies_visible
 from hms.core.errors import Conflict, NotFoundOrForbidden
 from hms.inventory import services as stock
@@ -301,6 +302,7 @@ def prescription_dispense(
                 obj=rx,
                 detail={"status": "completed", "reason": "fully dispensed"},
             )
+        charges.capture_dispense(dispense, item)  # billing: medication + dispensing fee (savepoint)
     return dispense
 
 

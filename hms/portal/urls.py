@@ -2,6 +2,9 @@ from django.urls import path
 
 from . import appointment_views as appts
 from . import bedboard_views as beds
+from . import billing_claim_views as claim_views
+from . import billing_invoice_views as billinv
+from . import billing_payment_views as billpay
 from . import careplan_views as careplans
 from . import codes_views as codes
 from . import document_views as docs
@@ -152,4 +155,40 @@ urlpatterns = [
     path("patients/merge/search/", inpatient.patient_merge_search, name="patient_merge_search"),
     path("admin-home/locations/", inpatient.locations, name="locations"),
     path("admin-home/locations/<int:pk>/edit/", inpatient.location_edit, name="location_edit"),
+]
+
+# insurance claims and coverage (issue 7)
+urlpatterns += [
+    path("billing/claims/", claim_views.claims, name="claims"),
+    path("billing/claims/new/", claim_views.claim_create, name="claim_create"),
+    path("billing/claims/<int:pk>/", claim_views.claim, name="claim"),
+    path("billing/claims/<int:pk>/fhir/", claim_views.claim_fhir, name="claim_fhir"),
+    path("billing/claims/<int:pk>/<str:action>/", claim_views.claim_action, name="claim_action"),
+    path("patients/<int:pk>/coverage/", claim_views.patient_coverage, name="patient_coverage"),
+    path("me/claims/", claim_views.my_claims, name="my_claims"),
+]
+
+# payments (issue 7: payments, refunds, receipts, reports, pay online)
+urlpatterns += [
+    path("billing/payments/new/", billpay.payment_new, name="payment_new"),
+    path("billing/payments/find/", billpay.payment_patient_search, name="payment_patient_search"),
+    path("billing/payments/<int:pk>/", billpay.payment_detail, name="payment"),
+    path("billing/payments/<int:pk>/receipt/", billpay.receipt, name="receipt"),
+    path("billing/payments/<int:pk>/refund/", billpay.refund_request, name="refund_request"),
+    path("billing/refunds/", billpay.refunds, name="refunds"),
+    path("billing/refunds/<int:pk>/decide/", billpay.refund_decide, name="refund_decide"),
+    path("billing/reports/", billpay.billing_reports, name="billing_reports"),
+    path("me/receipts/", billpay.my_receipts, name="my_receipts"),
+    path("me/bills/<int:pk>/pay/", billpay.pay_online, name="pay_online"),
+    path("me/bills/pay/return/", billpay.pay_online_return, name="pay_online_return"),
+]
+
+# price list, charges and invoices (issue 7)
+urlpatterns += [
+    path("billing/charges/", billinv.billing_charges, name="billing_charges"),
+    path("billing/charges/find/", billinv.billing_charges_search, name="billing_charges_search"),
+    path("billing/invoices/<int:pk>/", billinv.invoice, name="invoice"),
+    path("billing/invoices/<int:pk>/pdf/", billinv.invoice_pdf, name="invoice_pdf"),
+    path("billing/prices/", billinv.price_list, name="price_list"),
+    path("me/bills/", billinv.my_bills, name="my_bills"),
 ]

@@ -24,6 +24,7 @@ OUR_APPS = [
     "documents",
     "inpatient",
     "emergency",
+    "billing",
 ]
 NOT_IN_ADMIN = {"patients.MRNCounter"}
 

@@ -97,6 +97,12 @@ class Command(BaseCommand):
         from hms.inpatient.demo import demo_wards  # wards, beds and admissions (issue 6)
 
         self.stdout.write(demo_wards(accounts))
+        from hms.billing.demo import demo_billing  # price list, charges, an issued invoice (issue 7)
+
+        self.stdout.write(demo_billing(accounts))
+        from django.core.management import call_command  # historical insurance claims (issue 7)
+
+        call_command("billing_import_claims", stdout=self.stdout)
         self._banner(password)
 
     # -- 1. patients -----------------------------------------------------------------------------------
