@@ -306,6 +306,40 @@ def _capture_lab(order):
     return charge
 
 
+# SNOMED CT procedure -> CPT code of the seed price list; any other procedure is priced 'PROC-OTHER'
+# (local code) for billing to review. SNOMED CT concept ids from the SNOMED CT International release.
+SNOMED_TO_CPT = {
+    "29303009": "93000",  # Electrocardiographic procedure -> ECG with interpretation
+    "268400002": "93000",  # 12 lead electrocardiogram
+    "82078001": "36415",  # Collection of blood specimen for laboratory
+    "396550006": "36415",  # Blood test
+    "33879002": "90471",  # Administration of vaccine to produce active immunity
+}
+
+
+def capture_procedure(procedure) -> ChargeItem | None:
+    """Hook of `hms.clinical.procedures.procedure_record`: the procedure's price (one charge per
+    procedure)."""
+    return _safely(f"procedure {procedure.pk}", _capture_procedure, procedure)
+
+
+def _capture_procedure(procedure):
+    cpt = SNOMED_TO_CPT.get(procedure.code)
+    system, code = (price_seed.CPT, cpt) if cpt else (price_seed.LOCAL, "PROC-OTHER")
+    charge, _ = charge_capture(
+        patient=procedure.patient,
+        source_type="procedure",
+        source_key=f"procedure:{procedure.pk}",
+        category=ChargeCategory.PROCEDURE,
+        code_system=system,
+        code=code,
+        display=procedure.code_display if not cpt else "",
+        occurred_at=procedure.performed_start or timezone.now(),
+        encounter=procedure.encounter,
+    )
+    return charge
+
+
 def capture_dispense(dispense, item) -> list[ChargeItem] | None:
     """Hook of `prescription_dispense`: medication (price list by RxNorm, else the inventory unit cost) x
     the quantity dispensed, plus the dispensing fee."""

@@ -48,6 +48,7 @@ SEED_ROWS = [
     # Procedures (common)
     (CPT, "36415", "Venous blood draw", "procedure", "10.00", "0"),
     (CPT, "93000", "Electrocardiogram with interpretation", "procedure", "50.00", "0"),
+    (LOCAL, "PROC-OTHER", "Procedure, other (price reviewed by billing)", "procedure", "150.00", "0"),
     (CPT, "90471", "Immunization administration, first injection", "procedure", "25.00", "0"),
     # Bed-days per ward type (midnight census; see hms.billing.charges)
     (LOCAL, "BED-GEN", "Bed-day, general medicine ward (rev. 0120)", "bed-day", "650.00", "0"),

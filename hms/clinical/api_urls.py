@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, api_encounters
+from . import api, api_encounters, api_procedures
 
 urlpatterns = [
     path("patients/<int:pk>/records/", api.PatientHistoryApi.as_view(), name="api-patient-records"),
@@ -114,3 +114,6 @@ urlpatterns += [
         name="api-patient-allergy-status",
     ),
 ]
+
+# procedures performed (write side; the read side is /api/patients/{id}/procedures/)
+urlpatterns += [path("procedures/", api_procedures.ProcedureRecordApi.as_view(), name="api-procedures")]
