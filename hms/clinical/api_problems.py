@@ -41,11 +41,12 @@ from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
 from hms.core.api_base import CappedCountPagination, HasRole, StrictSerializer, paginate_audited
 from hms.core.api_schema import NoBody
-from hms.patients.selectors import clinical_records, patient_get_clinical
+from hms.patients.selectors import patient_get_clinical
 
 from . import allergies, problems
 from .api import RecordSerializer
 from .models import AllergyIntolerance, Condition, Encounter
+from .selectors import encounter_of_patient
 from .services import record_enter_in_error
 
 MAX_ID = 2**63 - 1
@@ -222,12 +223,7 @@ def _query(serializer_class, request) -> dict:
 
 def _encounter_of(user, patient, encounter_id) -> Encounter | None:
     """The encounter `encounter_id` of `patient` that `user` may read; 400 on the field otherwise."""
-    if encounter_id is None:
-        return None
-    encounter = clinical_records(user, Encounter, patient=patient).filter(pk=encounter_id).first()
-    if encounter is None:
-        raise serializers.ValidationError({"encounter": "Not an encounter of this patient."})
-    return encounter
+    return encounter_of_patient(user=user, patient=patient, encounter_id=encounter_id)
 
 
 ERRORS = {400: None, 403: None, 404: None}

@@ -70,6 +70,29 @@ def patient_history(*, user, patient: Patient) -> QuerySet[Encounter]:
     )
 
 
+def encounter_of_patient(
+    *, user, patient: Patient, encounter_id, field: str = "encounter"
+) -> Encounter | None:
+    """The live encounter `encounter_id` of `patient` that `user` may read, for a write that names one
+    (an order, a prescription, a diagnosis, a procedure); None when `encounter_id` is None.
+
+    Raises `ValidationError` {field: ...} (400) when it is not one of this patient's encounters the user
+    may read: the one check every interface uses, through the scoped `clinical_records`.
+    """
+    if encounter_id is None or encounter_id == "":
+        return None
+    from django.core.exceptions import ValidationError
+
+    try:
+        pk = int(encounter_id)
+    except (TypeError, ValueError):
+        pk = 0
+    encounter = clinical_records(user, Encounter, patient=patient).filter(pk=pk).first() if pk > 0 else None
+    if encounter is None:
+        raise ValidationError({field: "This visit is not one of this patient's."})
+    return encounter
+
+
 def encounter_get(*, user, encounter_id) -> Encounter:
     """One live encounter with its contents, if `user` may read its patient's clinical record."""
     try:

@@ -18,7 +18,6 @@ visible, 409 a state clash (cancel a completed order, a second result). Every PH
 AuditEvent ("search" for lists with the patients listed, "read" for one order).
 """
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -28,7 +27,8 @@ from rest_framework.response import Response
 from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
-from hms.clinical.models import Encounter, ObservationInterpretation
+from hms.clinical.models import ObservationInterpretation
+from hms.clinical.selectors import encounter_of_patient
 from hms.core.api_base import CappedCountPagination, HasRole, StrictSerializer, paginate_audited
 from hms.core.api_schema import NoBody
 from hms.core.errors import NotFoundOrForbidden
@@ -274,13 +274,9 @@ class LabOrderListCreateApi(GenericAPIView):
         params = data.validated_data
         with transaction.atomic():
             patient = patient_get_clinical(request.user, params["patient"])
-            encounter = None
-            if params.get("encounter"):
-                encounter = Encounter.objects.filter(
-                    pk=params["encounter"], patient=patient, deleted_at__isnull=True
-                ).first()
-                if encounter is None:
-                    raise ValidationError({"encounter": "This visit is not one of this patient's."})
+            encounter = encounter_of_patient(
+                user=request.user, patient=patient, encounter_id=params.get("encounter")
+            )
             orders = services.lab_order_create(
                 patient=patient,
                 codes=params["codes"],

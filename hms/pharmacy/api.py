@@ -22,7 +22,6 @@ clash (editing a signed prescription, a second open renewal, a blocked signature
 AuditEvent ("search" for lists naming the patients listed, "read" for one record, "export" for the PDF).
 """
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -34,7 +33,7 @@ from rest_framework.response import Response
 from hms.accounts.roles import Role
 from hms.audit.models import AuditAction
 from hms.audit.services import audit_record
-from hms.clinical.models import Encounter
+from hms.clinical.selectors import encounter_of_patient
 from hms.core.api_base import CappedCountPagination, HasRole, StrictSerializer, paginate_audited
 from hms.core.api_schema import NoBody
 from hms.patients.selectors import patient_get_clinical
@@ -285,13 +284,9 @@ class PrescriptionListCreateApi(GenericAPIView):
         params = data.validated_data
         with transaction.atomic():
             patient = patient_get_clinical(request.user, params["patient"])
-            encounter = None
-            if params.get("encounter"):
-                encounter = Encounter.objects.filter(
-                    pk=params["encounter"], patient=patient, deleted_at__isnull=True
-                ).first()
-                if encounter is None:
-                    raise ValidationError({"encounter": "This visit is not one of this patient's."})
+            encounter = encounter_of_patient(
+                user=request.user, patient=patient, encounter_id=params.get("encounter")
+            )
             fields = _changes(params)
             medication = fields.pop("medication")
             rx = prescriptions.prescription_create_draft(
